@@ -1,0 +1,269 @@
+// Package kubeapi runs a real Kubernetes API server inside the process:
+// k8s.io/apiextensions-apiserver backed by an embedded etcd. It serves
+// CustomResourceDefinitions and custom objects with the same schema
+// validation, status subresource and optimistic concurrency as a cluster.
+// Tests and `zeroflow dev` use it.
+//
+// It has no core API (no Namespaces, Secrets, ConfigMaps, Events or Leases):
+// objects are accepted in any namespace.
+package kubeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	noopoteltrace "go.opentelemetry.io/otel/trace/noop"
+	extensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
+	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/apiserver/pkg/util/openapi"
+	"k8s.io/apiserver/pkg/util/webhook"
+	"k8s.io/client-go/rest"
+	basecompatibility "k8s.io/component-base/compatibility"
+	netutils "k8s.io/utils/net"
+)
+
+// Options configures Start.
+type Options struct {
+	// DataDir holds etcd's data and the serving certificates. Empty means a
+	// temporary directory that Stop removes.
+	DataDir string
+	// KubeconfigPath, when set, receives a kubeconfig for kubectl.
+	KubeconfigPath string
+	// CRDs are installed and waited for before Start returns.
+	CRDs [][]byte
+	// UnsafeNoFsync skips etcd's fsync. For tests only: a crash loses data.
+	UnsafeNoFsync bool
+	// Logger receives the server's warnings and errors. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a running in-process API server.
+type Server struct {
+	config         *rest.Config
+	kubeconfigPath string
+	dataDir        string
+	removeDataDir  bool
+
+	etcd   *etcdServer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start launches etcd and the API server, installs opts.CRDs and returns once
+// the API answers and every CRD is Established.
+func Start(ctx context.Context, opts Options) (_ *Server, err error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	routeKlog(logger)
+
+	s := &Server{dataDir: opts.DataDir, kubeconfigPath: opts.KubeconfigPath}
+	if s.dataDir == "" {
+		if s.dataDir, err = os.MkdirTemp("", "zeroflow-kubeapi-"); err != nil {
+			return nil, fmt.Errorf("create api server data dir: %w", err)
+		}
+		s.removeDataDir = true
+	}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+
+	if s.etcd, err = startEtcd(ctx, filepath.Join(s.dataDir, "etcd"), opts.UnsafeNoFsync); err != nil {
+		return nil, err
+	}
+
+	server, err := newAPIServer(s.etcd.clientURL, filepath.Join(s.dataDir, "certs"))
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.done = make(chan error, 1)
+	go func() {
+		s.done <- server.GenericAPIServer.PrepareRun().RunWithContext(runCtx)
+		close(s.done)
+	}()
+
+	s.config = rest.CopyConfig(server.GenericAPIServer.LoopbackClientConfig)
+	// The loopback client is the only user; client-side throttling only slows tests.
+	s.config.QPS = -1
+	if err := s.waitHealthy(ctx); err != nil {
+		return nil, err
+	}
+	if len(opts.CRDs) > 0 {
+		if err := InstallCRDs(ctx, s.config, opts.CRDs...); err != nil {
+			return nil, err
+		}
+	}
+	if s.kubeconfigPath != "" {
+		if err := writeKubeconfig(s.kubeconfigPath, s.config); err != nil {
+			return nil, err
+		}
+	}
+	logger.Info("kubernetes api started", "host", s.config.Host, "dataDir", s.dataDir, "kubeconfig", s.kubeconfigPath)
+	return s, nil
+}
+
+// Config returns a client config with full rights on the server.
+func (s *Server) Config() *rest.Config { return rest.CopyConfig(s.config) }
+
+// KubeconfigPath is where the kubeconfig was written, or "".
+func (s *Server) KubeconfigPath() string { return s.kubeconfigPath }
+
+// Stop shuts the API server down, then etcd, and removes a temporary data dir.
+// It is safe to call more than once.
+func (s *Server) Stop() error {
+	var errs []error
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+		if err, ok := <-s.done; ok && err != nil {
+			errs = append(errs, fmt.Errorf("api server shutdown: %w", err))
+		}
+	}
+	if s.etcd != nil {
+		s.etcd.close()
+		s.etcd = nil
+	}
+	if s.removeDataDir {
+		if err := os.RemoveAll(s.dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.dataDir, err))
+		}
+		s.removeDataDir = false
+	}
+	return errors.Join(errs...)
+}
+
+func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceDefinitions, error) {
+	o := options.NewCustomResourceDefinitionsServerOptions(io.Discard, io.Discard)
+
+	// A registry of our own, so that several servers can run in one process
+	// (tests) without sharing mutable feature-gate state.
+	featureGate := utilfeature.DefaultMutableFeatureGate.DeepCopy()
+	effectiveVersion := compatibility.DefaultBuildEffectiveVersion()
+	registry := basecompatibility.NewComponentGlobalsRegistry()
+	if err := registry.Register(basecompatibility.DefaultKubeComponent, effectiveVersion, featureGate); err != nil {
+		return nil, fmt.Errorf("register api server component: %w", err)
+	}
+	if err := registry.Set(); err != nil {
+		return nil, fmt.Errorf("set api server component versions: %w", err)
+	}
+	o.ServerRunOptions.ComponentGlobalsRegistry = registry
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for api server: %w", err)
+	}
+	o.RecommendedOptions.SecureServing.Listener = listener
+	o.RecommendedOptions.SecureServing.BindPort = listener.Addr().(*net.TCPAddr).Port
+	o.RecommendedOptions.SecureServing.ServerCert.CertDirectory = certDir
+	o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{etcdURL}
+
+	// There is no kube-apiserver to delegate to. Authentication accepts the
+	// loopback token (group system:masters) and authorization allows only that
+	// group, so the server is closed to anyone without the kubeconfig.
+	o.RecommendedOptions.Authentication.RemoteKubeConfigFileOptional = true
+	o.RecommendedOptions.Authentication.SkipInClusterLookup = true
+	o.RecommendedOptions.Authorization.RemoteKubeConfigFileOptional = true
+	// These need the core API, which this server does not have.
+	o.RecommendedOptions.CoreAPI = nil
+	o.RecommendedOptions.Admission = nil
+	o.RecommendedOptions.Features.EnablePriorityAndFairness = false
+
+	if err := o.Complete(); err != nil {
+		return nil, fmt.Errorf("complete api server options: %w", err)
+	}
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("validate api server options: %w", err)
+	}
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, fmt.Errorf("create self-signed certificates: %w", err)
+	}
+
+	serverConfig := genericapiserver.NewRecommendedConfig(extensionsapiserver.Codecs)
+	if err := o.ServerRunOptions.ApplyTo(&serverConfig.Config); err != nil {
+		return nil, fmt.Errorf("apply server run options: %w", err)
+	}
+	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
+		return nil, fmt.Errorf("apply recommended options: %w", err)
+	}
+	if err := o.APIEnablement.ApplyTo(&serverConfig.Config, extensionsapiserver.DefaultAPIResourceConfigSource(), extensionsapiserver.Scheme); err != nil {
+		return nil, fmt.Errorf("apply api enablement: %w", err)
+	}
+	definitions := openapi.GetOpenAPIDefinitionsWithoutDisabledFeatures(generatedopenapi.GetOpenAPIDefinitions)
+	namer := openapinamer.NewDefinitionNamer(extensionsapiserver.Scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(definitions, namer)
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(definitions, namer)
+
+	config := &extensionsapiserver.Config{
+		GenericConfig: serverConfig,
+		ExtraConfig: extensionsapiserver.ExtraConfig{
+			CRDRESTOptionsGetter: options.NewCRDRESTOptionsGetter(*o.RecommendedOptions.Etcd, serverConfig.ResourceTransformers, serverConfig.StorageObjectCountTracker),
+			ServiceResolver:      noServices{},
+			AuthResolverWrapper:  webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, serverConfig.LoopbackClientConfig, noopoteltrace.NewTracerProvider()),
+		},
+	}
+	server, err := config.Complete().New(genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("create api server: %w", err)
+	}
+	return server, nil
+}
+
+func (s *Server) waitHealthy(ctx context.Context) error {
+	client, err := rest.HTTPClientFor(s.config)
+	if err != nil {
+		return fmt.Errorf("api server client: %w", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-s.done:
+			return fmt.Errorf("api server exited while starting: %w", err)
+		default:
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.config.Host+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("api server at %s not ready within 60s", s.config.Host)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// noServices resolves no Service: conversion webhooks, which need one, are
+// not supported in-process.
+type noServices struct{}
+
+func (noServices) ResolveEndpoint(namespace, name string, port int32) (*url.URL, error) {
+	return nil, fmt.Errorf("service %s/%s:%d: the in-process api server has no services", namespace, name, port)
+}
