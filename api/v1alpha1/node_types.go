@@ -51,10 +51,14 @@ type NodeStatus struct {
 	Phase NodePhase `json:"phase"`
 	// +optional
 	Type NodeType `json:"type,omitempty"`
-	// Started is when the current attempt was dispatched (leaves) or the
-	// node was created, in ms after status.startedAt.
+	// Started is when the node was created (for a leaf: when its first
+	// attempt was dispatched), in ms after status.startedAt.
 	// +optional
 	Started int64 `json:"started,omitempty"`
+	// AttemptStarted is when the current attempt was dispatched, in ms
+	// after status.startedAt; set only from the second attempt on.
+	// +optional
+	AttemptStarted int64 `json:"attemptStarted,omitempty"`
 	// Finished is when the node was fulfilled, in ms after status.startedAt.
 	// +optional
 	Finished int64 `json:"finished,omitempty"`

@@ -147,3 +147,41 @@ func isNameStart(c byte) bool {
 }
 
 func isNameChar(c byte) bool { return isNameStart(c) || c == '-' }
+
+// maxOpenOperands bounds CanHold's search; beyond it CanHold assumes yes.
+const maxOpenOperands = 12
+
+// CanHold reports whether some truth of the operands not yet known could
+// make the expression true. value gives an operand's truth and whether it is
+// known.
+func (d *Depends) CanHold(value func(Operand) (truth, known bool)) (bool, error) {
+	if d.program == nil {
+		return true, nil
+	}
+	v := make([]bool, len(d.Operands))
+	var open []int
+	for i, o := range d.Operands {
+		truth, known := value(o)
+		if known {
+			v[i] = truth
+		} else {
+			open = append(open, i)
+		}
+	}
+	if len(open) > maxOpenOperands {
+		return true, nil
+	}
+	for mask := 0; mask < 1<<len(open); mask++ {
+		for bit, i := range open {
+			v[i] = mask&(1<<bit) != 0
+		}
+		out, err := expr.Run(d.program, map[string]any{"v": v})
+		if err != nil {
+			return false, fmt.Errorf("evaluate depends %q: %w", d.Source, err)
+		}
+		if out.(bool) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -178,3 +178,23 @@ func TestGJSONPath(t *testing.T) {
 		}
 	}
 }
+
+func TestDependsCanHold(t *testing.T) {
+	d, err := ParseDepends("A || B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := func(m map[string]bool) func(Operand) (bool, bool) {
+		return func(o Operand) (bool, bool) { v, ok := m[o.String()]; return v, ok }
+	}
+	if ok, _ := d.CanHold(known(map[string]bool{"A": false})); !ok {
+		t.Error("A || B with A false and B open can hold")
+	}
+	if ok, _ := d.CanHold(known(map[string]bool{"A": false, "B": false})); ok {
+		t.Error("A || B with both false cannot hold")
+	}
+	d, _ = ParseDepends("A.Succeeded && B")
+	if ok, _ := d.CanHold(known(map[string]bool{"A.Succeeded": false})); ok {
+		t.Error("A.Succeeded && B with A.Succeeded false cannot hold")
+	}
+}

@@ -1,0 +1,196 @@
+// Package engine is zeroflow's workflow engine: a pure function from a
+// workflow, one input and the time to the workflow's new status and the
+// actions the runtime must take. It does no I/O and reads no clock; node IDs
+// are paths, so the same inputs always give the same result.
+//
+// Advance re-walks the workflow's templates from the entrypoint on every
+// input, as Argo's operator does, creating the nodes that are ready and
+// assessing the ones that finished. Every transition happens during that walk,
+// so a step result is applied where the node's template is known.
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+)
+
+// Run is the workflow being advanced.
+type Run struct {
+	Name              string
+	Namespace         string
+	UID               string
+	CreationTimestamp time.Time
+	Labels            map[string]string
+	Annotations       map[string]string
+
+	// Spec is the workflow's spec. With workflowTemplateRef set, the
+	// template's spec must be in Status.StoredWorkflowTemplateSpec.
+	Spec   v1alpha1.WorkflowSpec
+	Status v1alpha1.WorkflowStatus
+}
+
+// RunOf returns the Run of a Workflow object.
+func RunOf(wf *v1alpha1.Workflow) Run {
+	return Run{
+		Name:              wf.Name,
+		Namespace:         wf.Namespace,
+		UID:               string(wf.UID),
+		CreationTimestamp: wf.CreationTimestamp.Time,
+		Labels:            wf.Labels,
+		Annotations:       wf.Annotations,
+		Spec:              wf.Spec,
+		Status:            wf.Status,
+	}
+}
+
+// InputKind is what happened.
+type InputKind string
+
+// The inputs the engine reacts to.
+const (
+	// Submit starts a workflow that has not started. It is idempotent.
+	Submit InputKind = "Submit"
+	// StepResult reports the outcome of one attempt of a leaf node.
+	StepResult InputKind = "StepResult"
+	// Tick is the passing of time: retries, timeouts, deadlines and
+	// suspend durations come due.
+	Tick InputKind = "Tick"
+	// Resume ends suspend nodes and clears spec.suspend.
+	Resume InputKind = "Resume"
+	// Stop applies a shutdown strategy, as if spec.shutdown were set.
+	Stop InputKind = "Stop"
+)
+
+// Input is one event for Advance.
+type Input struct {
+	Kind InputKind
+
+	// Result is set for StepResult.
+	Result *Result
+
+	// Nodes selects the suspend nodes a Resume or Stop applies to; empty
+	// means all. A Stop with Nodes fails only those suspend nodes, as
+	// `argo stop --node-field-selector` does.
+	Nodes []string
+	// Outputs are the values of supplied output parameters, for Resume.
+	Outputs map[string]string
+	// Message is recorded on the nodes a Resume or Stop ends.
+	Message string
+
+	// Strategy is set for Stop.
+	Strategy v1alpha1.ShutdownStrategy
+
+	// RedispatchAfter, on a Tick, dispatches again every leaf attempt that
+	// has been running longer than this without a result (zero: never).
+	RedispatchAfter time.Duration
+}
+
+// Result is the outcome of one attempt of a leaf node, as a step function
+// replies it.
+type Result struct {
+	NodeID  string
+	Attempt int32
+	// Phase is Succeeded, Failed or Error.
+	Phase   v1alpha1.NodePhase
+	Message string
+	Outputs *v1alpha1.NodeOutputs
+}
+
+// Outcome is what Advance returns.
+type Outcome struct {
+	// Status is the workflow's new status. Persist it before acting on
+	// Dispatch: a node is recorded Running before its step.run is sent.
+	Status v1alpha1.WorkflowStatus
+	// Dispatch lists the leaf attempts to send, in walk order.
+	Dispatch []Dispatch
+	// Cancel lists running attempts whose results no longer matter
+	// (timeout, stop, terminate, deadline).
+	Cancel []Cancel
+	// WakeAt, when not zero, is when Advance must be called with a Tick.
+	WakeAt time.Time
+	// Finished is set on the advance that completed the workflow.
+	Finished *Finished
+	// SpecPatch is the spec change the input implies (Stop and Resume),
+	// to persist along with the status.
+	SpecPatch *SpecPatch
+	// Ignored explains why a StepResult changed nothing (a duplicate, a
+	// stale attempt, an unknown node); empty otherwise.
+	Ignored string
+}
+
+// Changed reports whether the outcome asks for anything to be done.
+func (o Outcome) Changed(before v1alpha1.WorkflowStatus) bool {
+	return len(o.Dispatch) > 0 || len(o.Cancel) > 0 || o.Finished != nil || o.SpecPatch != nil ||
+		!statusEqual(before, o.Status)
+}
+
+// Dispatch is one attempt of a leaf node to send to its function.
+type Dispatch struct {
+	NodeID  string
+	Attempt int32
+	// Function is the routing key (zffunction): the user's function name,
+	// or one of the built-in functions exec, http and resource.
+	Function string
+	// Template is the leaf template with every tag substituted and its
+	// input parameters' values filled in.
+	Template v1alpha1.Template
+	// Deadline is when the attempt times out (zero: no timeout).
+	Deadline time.Time
+	// Redispatch is true when the attempt was sent before and no result
+	// arrived in time.
+	Redispatch bool
+}
+
+// Cancel is a running attempt to abandon.
+type Cancel struct {
+	NodeID  string
+	Attempt int32
+	Reason  string
+}
+
+// Finished describes a completed workflow.
+type Finished struct {
+	Phase   v1alpha1.WorkflowPhase
+	Message string
+}
+
+// SpecPatch is a change to the workflow's spec.
+type SpecPatch struct {
+	Shutdown v1alpha1.ShutdownStrategy
+	// Suspend, when set, is the new value of spec.suspend.
+	Suspend *bool
+}
+
+// Built-in functions that run the leaf templates other than function.
+const (
+	FunctionExec     = "exec"
+	FunctionHTTP     = "http"
+	FunctionResource = "resource"
+)
+
+// Advance applies one input to the workflow at time now.
+func Advance(run Run, in Input, now time.Time) (Outcome, error) {
+	switch in.Kind {
+	case Submit, Tick, Resume:
+	case StepResult:
+		if in.Result == nil {
+			return Outcome{}, fmt.Errorf("advance %s: a StepResult input needs a result", run.Name)
+		}
+		switch in.Result.Phase {
+		case v1alpha1.NodeSucceeded, v1alpha1.NodeFailed, v1alpha1.NodeError:
+		default:
+			return Outcome{}, fmt.Errorf("advance %s: result for node %s has phase %q, want Succeeded, Failed or Error", run.Name, in.Result.NodeID, in.Result.Phase)
+		}
+	case Stop:
+		if in.Strategy != v1alpha1.ShutdownStop && in.Strategy != v1alpha1.ShutdownTerminate && len(in.Nodes) == 0 {
+			return Outcome{}, fmt.Errorf("advance %s: stop strategy %q is neither Stop nor Terminate", run.Name, in.Strategy)
+		}
+	default:
+		return Outcome{}, fmt.Errorf("advance %s: unknown input kind %q", run.Name, in.Kind)
+	}
+	op := newOperation(run, in, now)
+	op.advance()
+	return op.outcome(), nil
+}

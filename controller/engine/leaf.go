@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/interpolate"
+)
+
+// execLeaf creates or advances a node that a function runs.
+func (op *operation) execLeaf(f frame) *v1alpha1.NodeStatus {
+	n, exists := op.node(f.id)
+	if !exists {
+		return op.startLeaf(f)
+	}
+	if n.Phase.Fulfilled() {
+		return &n
+	}
+	n = op.advanceLeaf(f, n)
+	return &n
+}
+
+func (op *operation) startLeaf(f frame) *v1alpha1.NodeStatus {
+	if !op.canStart(f) {
+		return nil
+	}
+	in, err := f.inputs()
+	if err != nil {
+		n := op.newNode(v1alpha1.NodeError, v1alpha1.NodeTypeLeaf, err.Error())
+		op.setNode(f.id, n)
+		return &n
+	}
+	if f.bound.full() || op.workflowFull() {
+		return nil
+	}
+	n := op.newNode(v1alpha1.NodeRunning, v1alpha1.NodeTypeLeaf, "")
+	if err := op.dispatchAttempt(f, in, n, false); err != nil {
+		n = op.newNode(v1alpha1.NodeError, v1alpha1.NodeTypeLeaf, err.Error())
+		op.setNode(f.id, n)
+		return &n
+	}
+	op.runningLeaves++
+	if f.bound != nil {
+		f.bound.running++
+	}
+	op.setNode(f.id, n)
+	return &n
+}
+
+func (op *operation) workflowFull() bool {
+	return op.spec.Parallelism != nil && op.runningLeaves >= *op.spec.Parallelism
+}
+
+// finishLeaf fulfils a running leaf and frees its parallelism slot.
+func (op *operation) finishLeaf(id string, n v1alpha1.NodeStatus, phase v1alpha1.NodePhase, message string) v1alpha1.NodeStatus {
+	if n.Phase == v1alpha1.NodeRunning {
+		op.runningLeaves--
+	}
+	return op.fulfil(id, n, phase, message)
+}
+
+// attemptStart is when the current attempt of a leaf was dispatched.
+func (op *operation) attemptStart(n v1alpha1.NodeStatus) time.Time {
+	if n.Retries > 0 {
+		return op.at(n.AttemptStarted)
+	}
+	return op.at(n.Started)
+}
+
+// advanceLeaf applies what happened to a running leaf: its result, the end
+// of a backoff, a timeout, a stop or the deadline.
+func (op *operation) advanceLeaf(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeStatus {
+	if r := op.takeResult(f.id, n); r != nil {
+		return op.applyResult(f, n, r)
+	}
+	if n.RetryAt > 0 {
+		return op.awaitBackoff(f, n)
+	}
+	if b, why := op.blocked(f); b {
+		op.cancel = append(op.cancel, Cancel{NodeID: f.id, Attempt: n.Retries, Reason: why})
+		return op.finishLeaf(f.id, n, v1alpha1.NodeFailed, why)
+	}
+	timeout, err := op.leafTimeout(f)
+	if err != nil {
+		op.cancel = append(op.cancel, Cancel{NodeID: f.id, Attempt: n.Retries, Reason: err.Error()})
+		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+	}
+	start := op.attemptStart(n)
+	if timeout > 0 {
+		deadline := start.Add(timeout)
+		if !op.now.Before(deadline) {
+			msg := fmt.Sprintf("timeout: attempt %d did not finish within %s", n.Retries, timeout)
+			op.cancel = append(op.cancel, Cancel{NodeID: f.id, Attempt: n.Retries, Reason: msg})
+			return op.attemptFailed(f, n, v1alpha1.NodeFailed, msg, nil)
+		}
+		op.wakeAt(deadline)
+	}
+	if op.in.Kind == Tick && op.in.RedispatchAfter > 0 && op.now.Sub(start) >= op.in.RedispatchAfter {
+		in, err := f.inputs()
+		if err == nil {
+			err = op.dispatchAttempt(f, in, n, true)
+		}
+		if err != nil {
+			return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+		}
+	}
+	return n
+}
+
+// takeResult returns the input's result if it is for the current attempt of
+// this node.
+func (op *operation) takeResult(id string, n v1alpha1.NodeStatus) *Result {
+	r := op.result
+	if r == nil || r.NodeID != id {
+		return nil
+	}
+	op.resultFound = true
+	op.result = nil
+	if r.Attempt != n.Retries || n.RetryAt > 0 {
+		op.ignored = fmt.Sprintf("result of attempt %d of node %q is stale: the current attempt is %d", r.Attempt, id, n.Retries)
+		if n.RetryAt > 0 {
+			op.ignored = fmt.Sprintf("result of attempt %d of node %q is stale: the node waits to retry", r.Attempt, id)
+		}
+		return nil
+	}
+	return r
+}
+
+func (op *operation) applyResult(f frame, n v1alpha1.NodeStatus, r *Result) v1alpha1.NodeStatus {
+	if r.Phase != v1alpha1.NodeSucceeded {
+		return op.attemptFailed(f, n, r.Phase, r.Message, r.Outputs)
+	}
+	outputs, err := collectOutputs(f.tmpl, r.Outputs)
+	if err != nil {
+		n.Outputs = r.Outputs
+		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+	}
+	n.Outputs = outputs
+	op.publishGlobals(f.tmpl, outputs)
+	return op.finishLeaf(f.id, n, v1alpha1.NodeSucceeded, r.Message)
+}
+
+// attemptFailed retries the node if its retry strategy allows, or fails it.
+func (op *operation) attemptFailed(f frame, n v1alpha1.NodeStatus, phase v1alpha1.NodePhase, message string, outputs *v1alpha1.NodeOutputs) v1alpha1.NodeStatus {
+	if outputs != nil {
+		n.Outputs = outputs
+	}
+	rs := op.retryStrategy(f.tmpl)
+	if rs == nil {
+		return op.finishLeaf(f.id, n, phase, message)
+	}
+	d, err := op.decideRetry(rs, n, phase, message)
+	if err != nil {
+		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+	}
+	if !d.retry {
+		return op.finishLeaf(f.id, n, phase, d.message)
+	}
+	n.RetryAt = op.ms(op.now.Add(d.wait))
+	n.Message = fmt.Sprintf("Backoff for %s after attempt %d: %s", d.wait, n.Retries, message)
+	op.setNode(f.id, n)
+	return op.awaitBackoff(f, n)
+}
+
+// awaitBackoff starts the next attempt once its time has come.
+func (op *operation) awaitBackoff(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeStatus {
+	if b, why := op.blocked(f); b {
+		if op.expired(f) {
+			why = "retry exceeded workflow deadline " + op.deadline.Format(time.RFC3339)
+		}
+		return op.finishLeaf(f.id, n, v1alpha1.NodeFailed, why)
+	}
+	due := op.at(n.RetryAt)
+	if op.suspended || op.now.Before(due) {
+		op.wakeAt(due)
+		return n
+	}
+	in, err := f.inputs()
+	if err != nil {
+		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+	}
+	n.Retries++
+	n.RetryAt = 0
+	n.Message = ""
+	n.Outputs = nil
+	n.AttemptStarted = op.ms(op.now)
+	if err := op.dispatchAttempt(f, in, n, false); err != nil {
+		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+	}
+	op.setNode(f.id, n)
+	return n
+}
+
+// dispatchAttempt records a Dispatch action for the current attempt of n.
+func (op *operation) dispatchAttempt(f frame, in resolvedInputs, n v1alpha1.NodeStatus, redispatch bool) error {
+	sc := op.leafScope(in, n)
+	tmpl, err := op.resolveLeaf(f.tmpl, sc, in)
+	if err != nil {
+		return err
+	}
+	d := Dispatch{NodeID: f.id, Attempt: n.Retries, Function: functionOf(tmpl), Template: *tmpl, Redispatch: redispatch}
+	if tmpl.Timeout != "" {
+		timeout, err := time.ParseDuration(tmpl.Timeout)
+		if err != nil {
+			return fmt.Errorf("timeout %q: %w", tmpl.Timeout, err)
+		}
+		d.Deadline = op.attemptStart(n).Add(timeout)
+		op.wakeAt(d.Deadline)
+	}
+	op.dispatch = append(op.dispatch, d)
+	return nil
+}
+
+func (op *operation) leafScope(in resolvedInputs, n v1alpha1.NodeStatus) *scope {
+	return op.inputScope(in).child(map[string]string{"retries": strconv.Itoa(int(n.Retries))})
+}
+
+func (op *operation) leafTimeout(f frame) (time.Duration, error) {
+	if f.tmpl.Timeout == "" {
+		return 0, nil
+	}
+	raw := f.tmpl.Timeout
+	if interpolate.Has(raw) {
+		in, err := f.inputs()
+		if err != nil {
+			return 0, err
+		}
+		if raw, err = op.substituteString(raw, op.inputScope(in)); err != nil {
+			return 0, fmt.Errorf("timeout: %w", err)
+		}
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		return 0, fmt.Errorf("timeout %q: %w (use a unit, e.g. 30s)", raw, err)
+	}
+	return d, nil
+}
+
+// resolveLeaf substitutes every tag of a leaf template and fills in its
+// input values.
+func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInputs) (*v1alpha1.Template, error) {
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("decode template %s: %w", t.Name, err)
+	}
+	doc, err = interpolate.JSON(doc, op.resolver(sc))
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", t.Name, err)
+	}
+	if raw, err = json.Marshal(doc); err != nil {
+		return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
+	}
+	var out v1alpha1.Template
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("template %s after substitution: %w", t.Name, err)
+	}
+	out.RetryStrategy = nil
+	for i := range out.Inputs.Parameters {
+		p := &out.Inputs.Parameters[i]
+		p.Value = v1alpha1.ParseAnyString(in.params[p.Name])
+		p.Default, p.ValueFrom, p.Enum = nil, nil, nil
+	}
+	for i := range out.Inputs.Artifacts {
+		a := &out.Inputs.Artifacts[i]
+		a.Key = in.artifacts[a.Name]
+	}
+	return &out, nil
+}
+
+func functionOf(t *v1alpha1.Template) string {
+	switch {
+	case t.Function != nil:
+		return t.Function.Name
+	case t.HTTP != nil:
+		return FunctionHTTP
+	case t.Resource != nil:
+		return FunctionResource
+	default:
+		return FunctionExec
+	}
+}
+
+// collectOutputs checks a result's outputs against the template's declared
+// outputs, filling in defaults.
+func collectOutputs(t *v1alpha1.Template, got *v1alpha1.NodeOutputs) (*v1alpha1.NodeOutputs, error) {
+	var out v1alpha1.NodeOutputs
+	if got != nil {
+		out = *got.DeepCopy()
+	}
+	for _, p := range t.Outputs.Parameters {
+		if _, ok := out.Parameters[p.Name]; ok {
+			continue
+		}
+		var v *v1alpha1.AnyString
+		switch {
+		case p.ValueFrom != nil && p.ValueFrom.Default != nil:
+			v = p.ValueFrom.Default
+		case p.Value != nil:
+			v = p.Value
+		case p.Default != nil:
+			v = p.Default
+		}
+		if v == nil {
+			return &out, fmt.Errorf("outputs.parameters.%s was not produced and has no default", p.Name)
+		}
+		if out.Parameters == nil {
+			out.Parameters = map[string]string{}
+		}
+		out.Parameters[p.Name] = string(*v)
+	}
+	for _, a := range t.Outputs.Artifacts {
+		if _, ok := out.Artifacts[a.Name]; !ok && !a.Optional {
+			return &out, fmt.Errorf("outputs.artifacts.%s was not produced", a.Name)
+		}
+	}
+	if out.Parameters == nil && out.Result == nil && out.ExitCode == nil && out.Artifacts == nil {
+		return nil, nil
+	}
+	return &out, nil
+}
+
+// publishGlobals records outputs that have a globalName in the workflow's
+// outputs, where later templates see them as workflow.outputs.parameters.*.
+func (op *operation) publishGlobals(t *v1alpha1.Template, outs *v1alpha1.NodeOutputs) {
+	if outs == nil {
+		return
+	}
+	for _, p := range t.Outputs.Parameters {
+		v, ok := outs.Parameters[p.Name]
+		if p.GlobalName == "" || !ok {
+			continue
+		}
+		if op.status.Outputs == nil {
+			op.status.Outputs = &v1alpha1.Outputs{}
+		}
+		params := op.status.Outputs.Parameters
+		replaced := false
+		for i := range params {
+			if params[i].Name == p.GlobalName {
+				params[i].Value = v1alpha1.ParseAnyString(v)
+				replaced = true
+			}
+		}
+		if !replaced {
+			op.status.Outputs.Parameters = append(params, v1alpha1.Parameter{Name: p.GlobalName, Value: v1alpha1.ParseAnyString(v)})
+		}
+		op.globals["workflow.outputs.parameters."+p.GlobalName] = v
+	}
+}
