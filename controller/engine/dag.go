@@ -235,7 +235,7 @@ func (d *dagRun) taskFrame(t *v1alpha1.DAGTask) frame {
 	tmpl, ref, err := op.resolveRef(d.f.ref, t.Template, t.TemplateRef)
 	if err != nil {
 		f.tmpl = &v1alpha1.Template{Name: t.Template}
-		f.inputs = func() (resolvedInputs, error) { return resolvedInputs{}, err }
+		f.err = err
 		return f
 	}
 	f.tmpl, f.ref = tmpl, ref

@@ -174,5 +174,221 @@ func TestDAG(t *testing.T) {
 				{in: ok("main.C"), finished: Succeeded},
 			},
 		},
+		{
+			name: "depends with not and parentheses",
+			wf: dagWF(`
+- {name: A, template: fn}
+- {name: B, template: fn}
+- {name: C, template: fn, depends: "(A.Succeeded || B.Succeeded) && !A.Failed"}`),
+			steps: []step{
+				{in: submit()},
+				{in: ok("main.A")},
+				{in: fail("main.B"), dispatch: []string{"main.C"}},
+				{in: ok("main.C"), finished: Succeeded, message: ""},
+			},
+		},
+		{
+			name: "dashed task names in depends",
+			wf: dagWF(`
+- {name: fetch-data, template: fn}
+- {name: fetch_data, template: fn}
+- {name: use-it, template: fn, depends: fetch-data.Succeeded && fetch_data.Failed}`),
+			steps: []step{
+				{in: submit(), dispatch: []string{"main.fetch-data", "main.fetch_data"}},
+				{in: ok("main.fetch-data")},
+				{in: fail("main.fetch_data"), dispatch: []string{"main.use-it"}},
+				{in: ok("main.use-it"), finished: Succeeded},
+			},
+		},
+		{
+			name: "continueOn failed lets dependents run and the dag succeed",
+			wf: dagWF(`
+- {name: A, template: fn, continueOn: {failed: true}}
+- {name: B, template: fn, dependencies: [A]}`),
+			steps: []step{
+				{in: submit()},
+				{in: fail("main.A"), dispatch: []string{"main.B"}},
+				{in: ok("main.B"), finished: Succeeded, nodes: P("main=Succeeded", "main.A=Failed", "main.B=Succeeded")},
+			},
+		},
+		{
+			name: "continueOn failed does not cover an error",
+			wf: dagWF(`
+- {name: A, template: fn, continueOn: {failed: true}}
+- {name: B, template: fn, dependencies: [A]}`),
+			steps: []step{
+				{in: submit()},
+				{in: errored("main.A"), nodes: P("main=Error", "main.A=Error", "main.B=Omitted"), finished: Errored},
+			},
+		},
+		{
+			name: "continueOn error covers an error",
+			wf: dagWF(`
+- {name: A, template: fn, continueOn: {error: true}}
+- {name: B, template: fn, dependencies: [A]}`),
+			steps: []step{
+				{in: submit()},
+				{in: errored("main.A"), dispatch: []string{"main.B"}},
+				{in: ok("main.B"), finished: Succeeded},
+			},
+		},
+		{
+			name: "continueOn on a leaf keeps the dag successful",
+			wf: dagWF(`
+- {name: A, template: fn}
+- {name: B, template: fn, continueOn: {failed: true}}`),
+			steps: []step{
+				{in: submit()},
+				{in: ok("main.A")},
+				{in: fail("main.B"), finished: Succeeded},
+			},
+		},
+		{
+			name: "failFast starts no new task after an unhandled failure",
+			wf: dagWF(`
+- {name: A, template: fn}
+- {name: slow, template: fn}
+- {name: after-slow, template: fn, dependencies: [slow]}`),
+			steps: []step{
+				{in: submit(), dispatch: []string{"main.A", "main.slow"}},
+				{in: fail("main.A"), dispatch: none, nodes: P("main=Running", "main.A=Failed", "main.slow=Running")},
+				{in: ok("main.slow"), dispatch: none, nodes: P("main=Failed", "main.A=Failed", "main.slow=Succeeded"), finished: Failed, message: "child 'main.A' failed"},
+			},
+		},
+		{
+			name: "failFast false keeps starting independent tasks",
+			wf: `
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      failFast: false
+      tasks:
+      - {name: A, template: fn}
+      - {name: slow, template: fn}
+      - {name: after-slow, template: fn, dependencies: [slow]}
+` + leaves,
+			steps: []step{
+				{in: submit()},
+				{in: fail("main.A"), dispatch: none},
+				{in: ok("main.slow"), dispatch: []string{"main.after-slow"}},
+				{in: ok("main.after-slow"), finished: Failed, message: "child 'main.A' failed"},
+			},
+		},
+		{
+			name: "failFast still starts a failure handler",
+			wf: dagWF(`
+- {name: A, template: fn}
+- {name: slow, template: fn}
+- {name: after-slow, template: fn, dependencies: [slow]}
+- {name: cleanup, template: fn, depends: A.Failed}`),
+			steps: []step{
+				{in: submit(), dispatch: []string{"main.A", "main.slow"}},
+				{in: fail("main.A"), dispatch: []string{"main.cleanup"}},
+				{in: ok("main.cleanup")},
+				{in: ok("main.slow"), dispatch: []string{"main.after-slow"}},
+				{in: ok("main.after-slow"), finished: Succeeded},
+			},
+		},
+		{
+			name: "target runs only the named task and its ancestors",
+			wf: `
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      target: B
+      tasks:
+      - {name: A, template: fn}
+      - {name: B, template: fn, dependencies: [A]}
+      - {name: C, template: fn}
+` + leaves,
+			steps: []step{
+				{in: submit(), dispatch: []string{"main.A"}},
+				{in: ok("main.A"), dispatch: []string{"main.B"}},
+				{in: ok("main.B"), finished: Succeeded, nodes: P("main=Succeeded", "main.A=Succeeded", "main.B=Succeeded")},
+			},
+		},
+		{
+			name: "template parallelism limits running tasks",
+			wf: `
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    parallelism: 2
+    dag:
+      tasks:
+      - {name: A, template: fn}
+      - {name: B, template: fn}
+      - {name: C, template: fn}
+      - {name: D, template: fn}
+` + leaves,
+			steps: []step{
+				{in: submit(), dispatch: []string{"main.A", "main.B"}},
+				{in: ok("main.B"), dispatch: []string{"main.C"}},
+				{in: tick(), dispatch: none},
+				{in: ok("main.A"), dispatch: []string{"main.D"}},
+				{in: ok("main.C")},
+				{in: ok("main.D"), finished: Succeeded},
+			},
+		},
+		{
+			name: "workflow parallelism counts leaves across nested dags",
+			wf: dagWF(`
+- {name: A, template: pair}
+- {name: B, template: pair}`, "parallelism: 3", `
+- name: pair
+  dag:
+    tasks:
+    - {name: X, template: fn}
+    - {name: Z, template: fn}`),
+			steps: []step{
+				{in: submit(), dispatch: []string{"main.A.X", "main.A.Z", "main.B.X"}},
+				{in: ok("main.A.X"), dispatch: []string{"main.B.Z"}},
+				{in: ok("main.A.Z"), dispatch: none},
+				{in: ok("main.B.X")},
+				{in: ok("main.B.Z"), finished: Succeeded},
+			},
+		},
+		{
+			name: "a cycle at run time errors the dag",
+			wf: dagWF(`
+- {name: A, template: fn, dependencies: [B]}
+- {name: B, template: fn, dependencies: [A]}`),
+			steps: []step{
+				{in: submit(), finished: Errored, nodeMessages: map[string]string{"main": "dependency cycle"}},
+			},
+		},
+		{
+			name: "unknown template errors the task",
+			wf: dagWF(`
+- {name: A, template: nope}`),
+			steps: []step{
+				{in: submit(), finished: Errored, nodes: P("main=Error", "main.A=Error"), nodeMessages: map[string]string{"main.A": `template "nope" not found`}},
+			},
+		},
+		{
+			name: "a bad when errors the task",
+			wf: dagWF(`
+- {name: A, template: fn, when: "heads =="}`),
+			steps: []step{
+				{in: submit(), finished: Errored, nodes: P("main=Error", "main.A=Error"), nodeMessages: map[string]string{"main.A": "invalid when"}},
+			},
+		},
+		{
+			name: "when compares task output with a bare word",
+			wf: dagWF(`
+- {name: flip, template: fn}
+- {name: heads, template: fn, depends: flip, when: "{{tasks.flip.outputs.result}} == heads"}
+- {name: tails, template: fn, depends: flip, when: "{{tasks.flip.outputs.result}} == tails"}`),
+			steps: []step{
+				{in: submit()},
+				{in: okResult("main.flip", "tails"), nodes: P("main=Running", "main.flip=Succeeded", "main.heads=Skipped", "main.tails=Running"), dispatch: []string{"main.tails"}},
+				{in: ok("main.tails"), finished: Succeeded},
+			},
+		},
 	})
 }

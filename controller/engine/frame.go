@@ -22,6 +22,8 @@ type frame struct {
 	// the deadline.
 	exit  bool
 	depth int
+	// err, when set, is why the node cannot run (e.g. an unknown template).
+	err error
 }
 
 // resolvedInputs are a template's input values after argument passing.
@@ -47,6 +49,12 @@ func (b *boundary) full() bool { return b != nil && b.limit > 0 && b.running >= 
 // does not exist and could not be created now (parallelism, suspension,
 // shutdown).
 func (op *operation) execute(f frame) *v1alpha1.NodeStatus {
+	if f.err != nil {
+		if n, ok := op.node(f.id); ok {
+			return &n
+		}
+		return op.createFinal(f.id, v1alpha1.NodeError, f.err.Error())
+	}
 	if f.depth > maxDepth {
 		if n, ok := op.node(f.id); ok {
 			return &n

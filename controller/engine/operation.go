@@ -118,6 +118,12 @@ func (op *operation) advance() {
 		tmpl:   entry,
 		inputs: op.argumentsAsInputs(entry, op.spec.Arguments),
 	})
+	if root == nil {
+		// Shut down or past the deadline before the entrypoint could start.
+		if b, why := op.blocked(frame{}); b {
+			root = op.createFinal(rootID, v1alpha1.NodeFailed, why)
+		}
+	}
 	op.workflowHooks(rootID, root)
 	if root == nil || !root.Phase.Fulfilled() {
 		if !op.pastDeadline && !op.deadline.IsZero() {

@@ -107,7 +107,7 @@ func (op *operation) execStepGroup(f frame, gid string, group []v1alpha1.Workflo
 		tmpl, ref, err := op.resolveRef(f.ref, s.Template, s.TemplateRef)
 		if err != nil {
 			sf.tmpl = &v1alpha1.Template{Name: s.Template}
-			sf.inputs = func() (resolvedInputs, error) { return resolvedInputs{}, err }
+			sf.err = err
 			return sf
 		}
 		sf.tmpl, sf.ref = tmpl, ref
