@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"container/heap"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,7 +57,7 @@ func (op *operation) execDAG(f frame) *v1alpha1.NodeStatus {
 		t := &d.dag.Tasks[i]
 		d.tasks[t.Name] = t
 	}
-	if d.order, err = op.dagOrder(f.id, d.dag); err != nil {
+	if d.order, err = op.dagOrder(d.dag); err != nil {
 		n = op.fulfil(f.id, n, v1alpha1.NodeError, err.Error())
 		return &n
 	}
@@ -94,10 +95,12 @@ func (d *dagRun) run(n v1alpha1.NodeStatus) v1alpha1.NodeStatus {
 	op := d.op
 	failFast := d.dag.FailFast == nil || *d.dag.FailFast
 
-	// Count what runs before anything moves, so parallelism holds.
-	for _, t := range d.order {
-		if c, ok := op.node(taskID(d.f.id, t.Name)); ok && c.Phase == v1alpha1.NodeRunning {
-			d.children.running += op.runningIn(taskID(d.f.id, t.Name), c)
+	// Count what runs before anything moves, so that parallelism holds.
+	if d.children.limit > 0 {
+		for _, t := range d.order {
+			if c, ok := op.node(taskID(d.f.id, t.Name)); ok && c.Phase == v1alpha1.NodeRunning {
+				d.children.running += op.runningIn(taskID(d.f.id, t.Name), c)
+			}
 		}
 	}
 
@@ -141,14 +144,13 @@ func (d *dagRun) run(n v1alpha1.NodeStatus) v1alpha1.NodeStatus {
 // advanceChild advances an existing, unfulfilled child and keeps the
 // boundary's count of running children right.
 func (op *operation) advanceChild(f frame, c v1alpha1.NodeStatus, b *boundary, exec func(frame) *v1alpha1.NodeStatus) *v1alpha1.NodeStatus {
-	before := op.runningIn(f.id, c)
 	after := exec(f)
 	if after == nil {
 		return nil
 	}
-	if c.Type != v1alpha1.NodeTypeTaskGroup {
-		// Loop groups count their own items as they start and finish.
-		b.running += op.runningIn(f.id, *after) - before
+	// Loop groups count their own items as they start and finish.
+	if c.Type != v1alpha1.NodeTypeTaskGroup && c.Phase == v1alpha1.NodeRunning && after.Phase != v1alpha1.NodeRunning {
+		b.running--
 	}
 	if after.Phase.FailedOrError() {
 		b.childFailed = true
@@ -187,7 +189,7 @@ func (d *dagRun) unhandledFailure(t *v1alpha1.DAGTask, c v1alpha1.NodeStatus) bo
 	}
 	op := d.op
 	for _, dt := range d.order {
-		dep, err := op.dependsOf(d.f.id, dt)
+		dep, err := op.dependsOf(dt)
 		if err != nil || !slices.Contains(dep.Tasks(), t.Name) {
 			continue
 		}
@@ -219,8 +221,8 @@ func continues(c *v1alpha1.ContinueOn, phase v1alpha1.NodePhase) bool {
 
 // mustDepends returns the operands of a task's depends, or none when it does
 // not parse (start reports that error on the task's node).
-func mustDepends(op *operation, dagID string, t *v1alpha1.DAGTask) []expression.Operand {
-	dep, err := op.dependsOf(dagID, t)
+func mustDepends(op *operation, t *v1alpha1.DAGTask) []expression.Operand {
+	dep, err := op.dependsOf(t)
 	if err != nil {
 		return nil
 	}
@@ -271,7 +273,7 @@ func (d *dagRun) executeTask(t *v1alpha1.DAGTask, f frame) *v1alpha1.NodeStatus 
 func (d *dagRun) start(t *v1alpha1.DAGTask) *v1alpha1.NodeStatus {
 	op := d.op
 	id := taskID(d.f.id, t.Name)
-	dep, err := op.dependsOf(d.f.id, t)
+	dep, err := op.dependsOf(t)
 	if err != nil {
 		return op.createFinal(id, v1alpha1.NodeError, err.Error())
 	}
@@ -389,7 +391,7 @@ func (d *dagRun) assess(n v1alpha1.NodeStatus) v1alpha1.NodeStatus {
 		}
 		// Skipped and Omitted tasks carry the outcome of the branch above them.
 		p := v1alpha1.NodeSucceeded
-		for _, o := range mustDepends(op, d.f.id, t) {
+		for _, o := range mustDepends(op, t) {
 			switch branch[o.Task] {
 			case v1alpha1.NodeError:
 				p = v1alpha1.NodeError
@@ -421,13 +423,13 @@ func (d *dagRun) targets() []string {
 	if d.dag.Target != "" {
 		return strings.Fields(d.dag.Target)
 	}
-	return dagLeaves(d.op, d.f.id, d.dag)
+	return dagLeaves(d.op, d.dag)
 }
 
-func dagLeaves(op *operation, dagID string, dag *v1alpha1.DAGTemplate) []string {
+func dagLeaves(op *operation, dag *v1alpha1.DAGTemplate) []string {
 	hasDependent := map[string]bool{}
 	for i := range dag.Tasks {
-		for _, o := range mustDepends(op, dagID, &dag.Tasks[i]) {
+		for _, o := range mustDepends(op, &dag.Tasks[i]) {
 			hasDependent[o.Task] = true
 		}
 	}
@@ -442,7 +444,7 @@ func dagLeaves(op *operation, dagID string, dag *v1alpha1.DAGTemplate) []string 
 
 // dagOrder is the topological order of the tasks the targets need, stable
 // in spec order.
-func (op *operation) dagOrder(dagID string, dag *v1alpha1.DAGTemplate) ([]*v1alpha1.DAGTask, error) {
+func (op *operation) dagOrder(dag *v1alpha1.DAGTemplate) ([]*v1alpha1.DAGTask, error) {
 	if idx, ok := op.topoOrder[dag]; ok {
 		out := make([]*v1alpha1.DAGTask, len(idx))
 		for i, j := range idx {
@@ -456,7 +458,7 @@ func (op *operation) dagOrder(dagID string, dag *v1alpha1.DAGTemplate) ([]*v1alp
 	}
 	deps := make([][]int, len(dag.Tasks))
 	for i := range dag.Tasks {
-		d, err := op.dependsOf(dagID, &dag.Tasks[i])
+		d, err := op.dependsOf(&dag.Tasks[i])
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", dag.Tasks[i].Name, err)
 		}
@@ -470,7 +472,7 @@ func (op *operation) dagOrder(dagID string, dag *v1alpha1.DAGTemplate) ([]*v1alp
 	}
 	targets := strings.Fields(dag.Target)
 	if len(targets) == 0 {
-		targets = dagLeaves(op, dagID, dag)
+		targets = dagLeaves(op, dag)
 	}
 	needed := make([]bool, len(dag.Tasks))
 	var mark func(int)
@@ -490,33 +492,32 @@ func (op *operation) dagOrder(dagID string, dag *v1alpha1.DAGTemplate) ([]*v1alp
 		}
 		mark(i)
 	}
-	// Kahn's algorithm, always taking the lowest spec index that is ready.
+	// Kahn's algorithm, always taking the lowest spec index that is ready,
+	// so that the order is stable.
 	remaining := make([]int, len(dag.Tasks))
 	dependents := make([][]int, len(dag.Tasks))
+	ready := &intHeap{}
 	for i := range dag.Tasks {
 		remaining[i] = len(deps[i])
 		for _, j := range deps[i] {
 			dependents[j] = append(dependents[j], i)
 		}
+		if remaining[i] == 0 {
+			heap.Push(ready, i)
+		}
 	}
-	var order []int
-	done := make([]bool, len(dag.Tasks))
-	for len(order) < len(dag.Tasks) {
-		next := -1
-		for i := range dag.Tasks {
-			if !done[i] && remaining[i] == 0 {
-				next = i
-				break
-			}
-		}
-		if next < 0 {
-			return nil, fmt.Errorf("dag has a dependency cycle")
-		}
-		done[next] = true
+	order := make([]int, 0, len(dag.Tasks))
+	for ready.Len() > 0 {
+		next := heap.Pop(ready).(int)
 		order = append(order, next)
 		for _, k := range dependents[next] {
-			remaining[k]--
+			if remaining[k]--; remaining[k] == 0 {
+				heap.Push(ready, k)
+			}
 		}
+	}
+	if len(order) < len(dag.Tasks) {
+		return nil, fmt.Errorf("dag has a dependency cycle")
 	}
 	var idx []int
 	for _, i := range order {
@@ -555,4 +556,18 @@ func (op *operation) evalWhen(id, when string, sc *scope) (bool, *v1alpha1.NodeS
 		return true, op.createFinal(id, v1alpha1.NodeSkipped, fmt.Sprintf("when '%s' evaluated false", cond))
 	}
 	return false, nil
+}
+
+// intHeap is a min-heap of task indexes.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

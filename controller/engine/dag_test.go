@@ -281,8 +281,9 @@ spec:
 			wf: dagWF(`
 - {name: A, template: fn}
 - {name: slow, template: fn}
-- {name: after-slow, template: fn, dependencies: [slow]}
+- {name: after-slow, template: fn, depends: slow}
 - {name: cleanup, template: fn, depends: A.Failed}`),
+
 			steps: []step{
 				{in: submit(), dispatch: []string{"main.A", "main.slow"}},
 				{in: fail("main.A"), dispatch: []string{"main.cleanup"}},
@@ -354,7 +355,8 @@ spec:
 			},
 		},
 		{
-			name: "a cycle at run time errors the dag",
+			name:    "a cycle at run time errors the dag",
+			invalid: true,
 			wf: dagWF(`
 - {name: A, template: fn, dependencies: [B]}
 - {name: B, template: fn, dependencies: [A]}`),
@@ -363,7 +365,8 @@ spec:
 			},
 		},
 		{
-			name: "unknown template errors the task",
+			name:    "unknown template errors the task",
+			invalid: true,
 			wf: dagWF(`
 - {name: A, template: nope}`),
 			steps: []step{
@@ -371,7 +374,8 @@ spec:
 			},
 		},
 		{
-			name: "a bad when errors the task",
+			name:    "a bad when errors the task",
+			invalid: true,
 			wf: dagWF(`
 - {name: A, template: fn, when: "heads =="}`),
 			steps: []step{

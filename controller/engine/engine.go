@@ -11,9 +11,12 @@ package engine
 
 import (
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/expression"
 )
 
 // Run is the workflow being advanced.
@@ -170,8 +173,54 @@ const (
 	FunctionResource = "resource"
 )
 
+// Engine advances workflows. It keeps compiled expressions between
+// advances, so a controller uses one Engine for all of them; it is safe for
+// concurrent use and holds no workflow state.
+type Engine struct {
+	mu      sync.Mutex
+	depends map[string]*expression.Depends
+}
+
+// maxCachedExpressions bounds the cache; past it the cache starts over.
+const maxCachedExpressions = 50000
+
+// New returns an Engine.
+func New() *Engine {
+	return &Engine{depends: map[string]*expression.Depends{}}
+}
+
+// parseDepends returns the compiled depends expression for source.
+func (e *Engine) parseDepends(source string, legacy []string) (*expression.Depends, error) {
+	key := source
+	if source == "" {
+		key = "\x00" + strings.Join(legacy, "\x00")
+	}
+	e.mu.Lock()
+	d, ok := e.depends[key]
+	e.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	var err error
+	if source != "" {
+		d, err = expression.ParseDepends(source)
+	} else {
+		d, err = expression.DependenciesAsDepends(legacy)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if len(e.depends) >= maxCachedExpressions {
+		clear(e.depends)
+	}
+	e.depends[key] = d
+	e.mu.Unlock()
+	return d, nil
+}
+
 // Advance applies one input to the workflow at time now.
-func Advance(run Run, in Input, now time.Time) (Outcome, error) {
+func (e *Engine) Advance(run Run, in Input, now time.Time) (Outcome, error) {
 	switch in.Kind {
 	case Submit, Tick, Resume:
 	case StepResult:
@@ -190,7 +239,7 @@ func Advance(run Run, in Input, now time.Time) (Outcome, error) {
 	default:
 		return Outcome{}, fmt.Errorf("advance %s: unknown input kind %q", run.Name, in.Kind)
 	}
-	op := newOperation(run, in, now)
+	op := newOperation(e, run, in, now)
 	op.advance()
 	return op.outcome(), nil
 }

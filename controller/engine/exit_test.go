@@ -232,7 +232,8 @@ spec:
 			},
 		},
 		{
-			name: "a bad when errors the step and fails the steps",
+			name:    "a bad when errors the step and fails the steps",
+			invalid: true,
 			wf: stepsWF(`
 - - {name: A, template: fn, when: "(("}`),
 			steps: []step{

@@ -52,9 +52,12 @@ func wakeAt(d time.Duration) *time.Duration { return &d }
 var noWake = wakeAt(-1)
 
 type engineCase struct {
-	name  string
-	wf    string
-	steps []step
+	name string
+	wf   string
+	// invalid marks a workflow that validation rejects; the engine must
+	// still handle it without a crash, as when validation was skipped.
+	invalid bool
+	steps   []step
 }
 
 func submit() Input { return Input{Kind: engine.Submit} }
@@ -147,6 +150,10 @@ func roundTrip(t *testing.T, s v1alpha1.WorkflowStatus) v1alpha1.WorkflowStatus 
 
 func runCase(t *testing.T, c engineCase) {
 	wf := parseWorkflow(t, c.wf)
+	errs := v1alpha1.ValidateWorkflow(wf)
+	if c.invalid != (len(errs) > 0) {
+		t.Fatalf("invalid = %v, but validation says: %v", c.invalid, errs.ToAggregate())
+	}
 	run := engine.RunOf(wf)
 	for i, s := range c.steps {
 		label := fmt.Sprintf("step %d (%s", i, s.in.Kind)
@@ -156,11 +163,11 @@ func runCase(t *testing.T, c engineCase) {
 		label += ")"
 		now := t0.Add(s.at)
 		before := run.Status.DeepCopy()
-		out, err := engine.Advance(run, s.in, now)
+		out, err := testEngine.Advance(run, s.in, now)
 		if err != nil {
 			t.Fatalf("%s: Advance: %v", label, err)
 		}
-		again, _ := engine.Advance(run, s.in, now)
+		again, _ := testEngine.Advance(run, s.in, now)
 		if !reflect.DeepEqual(out, again) {
 			t.Fatalf("%s: Advance is not deterministic", label)
 		}
@@ -288,3 +295,6 @@ func runCases(t *testing.T, cases []engineCase) {
 		t.Run(c.name, func(t *testing.T) { runCase(t, c) })
 	}
 }
+
+// testEngine is shared by the cases, as a controller shares one.
+var testEngine = engine.New()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -16,11 +17,21 @@ func (op *operation) execLeaf(f frame) *v1alpha1.NodeStatus {
 	if !exists {
 		return op.startLeaf(f)
 	}
-	if n.Phase.Fulfilled() {
+	if n.Phase.Fulfilled() || op.quietLeaf(f.id, n, f.tmpl) {
 		return &n
 	}
 	n = op.advanceLeaf(f, n)
 	return &n
+}
+
+// quietLeaf reports whether nothing can happen to a running leaf on this
+// advance: no result for it, no backoff, timeout, stop, deadline or
+// redispatch to consider. Most of a large fan-out is quiet on any advance.
+func (op *operation) quietLeaf(id string, n v1alpha1.NodeStatus, t *v1alpha1.Template) bool {
+	return n.Phase == v1alpha1.NodeRunning && n.Type == v1alpha1.NodeTypeLeaf && n.RetryAt == 0 &&
+		t.Timeout == "" && op.shutdown == "" && !op.pastDeadline &&
+		(op.result == nil || op.result.NodeID != id) &&
+		(op.in.Kind != Tick || op.in.RedispatchAfter == 0)
 }
 
 func (op *operation) startLeaf(f frame) *v1alpha1.NodeStatus {
@@ -246,6 +257,9 @@ func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInp
 	if err != nil {
 		return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
 	}
+	if !bytes.Contains(raw, []byte("{{")) {
+		return fillInputs(t.DeepCopy(), in), nil
+	}
 	var doc any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("decode template %s: %w", t.Name, err)
@@ -261,6 +275,11 @@ func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInp
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("template %s after substitution: %w", t.Name, err)
 	}
+	return fillInputs(&out, in), nil
+}
+
+// fillInputs sets each input's value and drops what only the engine needs.
+func fillInputs(out *v1alpha1.Template, in resolvedInputs) *v1alpha1.Template {
 	out.RetryStrategy = nil
 	for i := range out.Inputs.Parameters {
 		p := &out.Inputs.Parameters[i]
@@ -271,7 +290,7 @@ func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInp
 		a := &out.Inputs.Artifacts[i]
 		a.Key = in.artifacts[a.Name]
 	}
-	return &out, nil
+	return out
 }
 
 func functionOf(t *v1alpha1.Template) string {

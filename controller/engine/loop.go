@@ -62,60 +62,87 @@ func (op *operation) execLoop(l loopRun) *v1alpha1.NodeStatus {
 		return &n
 	}
 	if !exists {
-		if len(items) == 0 {
+		if items.len() == 0 {
 			return op.createFinal(id, v1alpha1.NodeSkipped, "Skipped, empty params")
 		}
 		n = op.newNode(v1alpha1.NodeRunning, v1alpha1.NodeTypeTaskGroup, "")
 		op.setNode(id, n)
 	}
 
+	// One pass: advance the items that exist (a prefix, since items start
+	// in order), then start the next ones while slots allow.
 	blocked, why := op.blocked(l.group)
-	created := 0
-	for i, raw := range items {
-		cid := itemID(id, i)
-		c, ok := op.node(cid)
+	var (
+		created, unfulfilled int
+		failed, errored      string
+	)
+	note := func(cid string, c v1alpha1.NodeStatus) {
+		switch {
+		case !c.Phase.Fulfilled():
+			unfulfilled++
+		case c.Phase == v1alpha1.NodeError && errored == "":
+			errored = cid
+		case c.Phase == v1alpha1.NodeFailed && failed == "":
+			failed = cid
+		}
+		if c.Phase.FailedOrError() {
+			l.bound.childFailed = true
+		}
+	}
+	// Item IDs are built in a reused buffer: looking a node up by
+	// string(buf) does not allocate, and most items need nothing more.
+	key := append(make([]byte, 0, len(id)+12), id...)
+	key = append(key, '(')
+	prefix := len(key)
+	for i := range items.len() {
+		key = append(strconv.AppendInt(key[:prefix], int64(i), 10), ')')
+		c, ok := op.status.Nodes[string(key)]
+		if ok && c.Phase.Fulfilled() && !c.Phase.FailedOrError() {
+			created++
+			continue
+		}
+		if ok && c.Phase == v1alpha1.NodeRunning && (op.result == nil || op.result.NodeID != string(key)) && op.quietLeaf("", c, l.group.tmpl) {
+			created++
+			unfulfilled++
+			continue
+		}
+		cid := string(key)
 		if ok {
 			created++
 			if !c.Phase.Fulfilled() {
 				wasRunning := c.Phase == v1alpha1.NodeRunning
-				if after := op.execute(l.itemFrame(op, i, raw)); after != nil {
+				if after := op.execute(l.itemFrame(op, i, items.at(i))); after != nil {
 					c = *after
 				}
 				if wasRunning && c.Phase != v1alpha1.NodeRunning {
 					l.bound.running--
 				}
 			}
-			if c.Phase.FailedOrError() {
-				l.bound.childFailed = true
-			}
+			note(cid, c)
 			continue
 		}
 		if blocked || l.stopReason != "" || op.suspended || (l.bound.failFast && l.bound.childFailed) || l.bound.full() {
 			break
 		}
-		f := l.itemFrame(op, i, raw)
+		raw := items.at(i)
 		if l.when != "" {
-			if skip, _ := op.evalWhen(cid, l.when, l.itemScope(raw)); skip {
+			if skip, c := op.evalWhen(cid, l.when, l.itemScope(raw)); skip {
 				created++
+				note(cid, *c)
 				continue
 			}
 		}
-		c2 := op.execute(f)
+		c2 := op.execute(l.itemFrame(op, i, raw))
 		if c2 == nil {
 			break
 		}
 		created++
-		if c2.Phase.FailedOrError() {
-			l.bound.childFailed = true
-		}
+		note(cid, *c2)
 	}
 
-	if created < len(items) {
-		for i := range created {
-			if c, _ := op.node(itemID(id, i)); !c.Phase.Fulfilled() {
-				return &n
-			}
-		}
+	switch {
+	case unfulfilled > 0:
+	case created < items.len():
 		switch {
 		case blocked:
 			n = op.fulfil(id, n, v1alpha1.NodeFailed, why)
@@ -124,22 +151,6 @@ func (op *operation) execLoop(l loopRun) *v1alpha1.NodeStatus {
 		case l.bound.failFast && l.bound.childFailed:
 			n = op.fulfil(id, n, v1alpha1.NodeFailed, "template has failed or errored children and failFast enabled")
 		}
-		return &n
-	}
-	var failed, errored string
-	for i := range items {
-		c, _ := op.node(itemID(id, i))
-		if !c.Phase.Fulfilled() {
-			return &n
-		}
-		switch {
-		case c.Phase == v1alpha1.NodeError && errored == "":
-			errored = itemID(id, i)
-		case c.Phase == v1alpha1.NodeFailed && failed == "":
-			failed = itemID(id, i)
-		}
-	}
-	switch {
 	case errored != "":
 		n = op.fulfil(id, n, v1alpha1.NodeError, fmt.Sprintf("child '%s' errored", errored))
 	case failed != "":
@@ -155,14 +166,14 @@ func (l loopRun) itemScope(raw json.RawMessage) *scope {
 	return l.sc.child(itemVars(raw))
 }
 
+// itemFrame is the frame of item i; its inputs (and so its item variables)
+// are worked out only when needed.
 func (l loopRun) itemFrame(op *operation, i int, raw json.RawMessage) frame {
 	f := l.group
 	f.id = itemID(l.group.id, i)
-	isc := l.itemScope(raw)
 	tmpl := l.group.tmpl
-	args := l.args
 	f.inputs = memoInputs(func() (resolvedInputs, error) {
-		a, err := op.substituteArguments(args, isc)
+		a, err := op.substituteArguments(l.args, l.itemScope(raw))
 		if err != nil {
 			return resolvedInputs{}, err
 		}
@@ -201,15 +212,41 @@ func itemText(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// loopItems expands a loop into its items' JSON.
-func (op *operation) loopItems(l *loop, sc *scope) ([]json.RawMessage, error) {
+// itemList is a loop's items, produced on demand: a 10,000-item sequence
+// need not be rendered on every advance.
+type itemList interface {
+	len() int
+	at(i int) json.RawMessage
+}
+
+type rawItems []json.RawMessage
+
+func (r rawItems) len() int                 { return len(r) }
+func (r rawItems) at(i int) json.RawMessage { return r[i] }
+
+type specItems []v1alpha1.Item
+
+func (s specItems) len() int                 { return len(s) }
+func (s specItems) at(i int) json.RawMessage { return s[i].Raw }
+
+// sequenceItems are start, start±1, … rendered with format.
+type sequenceItems struct {
+	start, step, n int
+	format         string
+}
+
+func (s sequenceItems) len() int { return s.n }
+
+func (s sequenceItems) at(i int) json.RawMessage {
+	b, _ := json.Marshal(fmt.Sprintf(s.format, s.start+i*s.step))
+	return b
+}
+
+// loopItems expands a loop into its items.
+func (op *operation) loopItems(l *loop, sc *scope) (itemList, error) {
 	switch {
 	case len(l.items) > 0:
-		out := make([]json.RawMessage, len(l.items))
-		for i, it := range l.items {
-			out[i] = it.Raw
-		}
-		return out, nil
+		return specItems(l.items), nil
 	case l.param != "":
 		v, err := op.substituteString(l.param, sc)
 		if err != nil {
@@ -219,13 +256,13 @@ func (op *operation) loopItems(l *loop, sc *scope) ([]json.RawMessage, error) {
 		if err := json.Unmarshal([]byte(v), &out); err != nil {
 			return nil, fmt.Errorf("withParam value could not be parsed as a JSON list: %s: %v", clip(v), err)
 		}
-		return out, nil
+		return rawItems(out), nil
 	default:
 		return op.sequence(l.seq, sc)
 	}
 }
 
-func (op *operation) sequence(s *v1alpha1.Sequence, sc *scope) ([]json.RawMessage, error) {
+func (op *operation) sequence(s *v1alpha1.Sequence, sc *scope) (itemList, error) {
 	num := func(field string, v *v1alpha1.AnyString) (int, bool, error) {
 		if v == nil {
 			return 0, false, nil
@@ -252,6 +289,10 @@ func (op *operation) sequence(s *v1alpha1.Sequence, sc *scope) ([]json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	seq := sequenceItems{start: start, step: 1, format: s.Format}
+	if seq.format == "" {
+		seq.format = "%d"
+	}
 	switch {
 	case hasEnd && hasCount:
 		return nil, fmt.Errorf("withSequence: set end or count, not both")
@@ -259,29 +300,18 @@ func (op *operation) sequence(s *v1alpha1.Sequence, sc *scope) ([]json.RawMessag
 		if count < 0 {
 			return nil, fmt.Errorf("withSequence.count is negative: %d", count)
 		}
-		if count == 0 {
-			return nil, nil
+		seq.n = count
+	case hasEnd:
+		if end < start {
+			seq.step = -1
+			seq.n = start - end + 1
+		} else {
+			seq.n = end - start + 1
 		}
-		end = start + count - 1
-	case !hasEnd:
+	default:
 		return nil, fmt.Errorf("withSequence needs end or count")
 	}
-	format := s.Format
-	if format == "" {
-		format = "%d"
-	}
-	step := 1
-	if end < start {
-		step = -1
-	}
-	var out []json.RawMessage
-	for i := start; ; i += step {
-		b, _ := json.Marshal(fmt.Sprintf(format, i))
-		out = append(out, b)
-		if i == end {
-			return out, nil
-		}
-	}
+	return seq, nil
 }
 
 func clip(s string) string {

@@ -3,12 +3,13 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
-	"github.com/zeroflow-dev/zeroflow/internal/expression"
 )
 
 // maxDepth bounds template nesting (recursive templates end on a `when`).
@@ -16,6 +17,7 @@ const maxDepth = 100
 
 // operation is the state of one Advance.
 type operation struct {
+	engine *Engine
 	run    Run
 	spec   *v1alpha1.WorkflowSpec
 	in     Input
@@ -43,13 +45,13 @@ type operation struct {
 	finished  *Finished
 
 	globals   map[string]string
-	depends   map[string]*expression.Depends
 	topoOrder map[*v1alpha1.DAGTemplate][]int
 }
 
-func newOperation(run Run, in Input, now time.Time) *operation {
-	status := run.Status.DeepCopy()
+func newOperation(e *Engine, run Run, in Input, now time.Time) *operation {
+	status := copyStatus(run.Status)
 	op := &operation{
+		engine:    e,
 		run:       run,
 		in:        in,
 		now:       now.UTC().Round(0),
@@ -57,7 +59,6 @@ func newOperation(run Run, in Input, now time.Time) *operation {
 		result:    in.Result,
 		shutdown:  run.Spec.Shutdown,
 		suspended: run.Spec.Suspend != nil && *run.Spec.Suspend,
-		depends:   map[string]*expression.Depends{},
 		topoOrder: map[*v1alpha1.DAGTemplate][]int{},
 	}
 	if status.StartedAt != nil {
@@ -105,7 +106,9 @@ func (op *operation) advance() {
 		op.failWorkflow(v1alpha1.WorkflowError, err.Error())
 		return
 	}
-	op.countRunningLeaves()
+	if op.spec.Parallelism != nil {
+		op.countRunningLeaves()
+	}
 
 	entry, err := op.lookupTemplate("", op.spec.Entrypoint)
 	if err != nil {
@@ -237,6 +240,17 @@ func (op *operation) outcome() Outcome {
 		out.Ignored = fmt.Sprintf("no running attempt %d of node %q", op.result.Attempt, op.result.NodeID)
 	}
 	return out
+}
+
+// copyStatus copies what an operation may change. Node records are
+// replaced, never changed in place, so the node map is cloned shallowly: a
+// deep copy of a 10,000-node status costs more than the rest of an advance.
+func copyStatus(s v1alpha1.WorkflowStatus) *v1alpha1.WorkflowStatus {
+	out := s
+	out.Nodes = maps.Clone(s.Nodes)
+	out.Outputs = s.Outputs.DeepCopy()
+	out.Conditions = slices.Clone(s.Conditions)
+	return &out
 }
 
 func statusEqual(a, b v1alpha1.WorkflowStatus) bool {

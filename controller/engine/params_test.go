@@ -82,7 +82,8 @@ spec:
 			},
 		},
 		{
-			name: "a missing input errors the task",
+			name:    "a missing input errors the task",
+			invalid: true,
 			wf: dagWF(`
 - {name: A, template: echo}`),
 			steps: []step{
@@ -105,7 +106,8 @@ spec:
 			},
 		},
 		{
-			name: "a workflow parameter without a value errors the workflow",
+			name:    "a workflow parameter without a value errors the workflow",
+			invalid: true,
 			wf: dagWF(`
 - {name: A, template: fn}`, "arguments: {parameters: [{name: region}]}"),
 			steps: []step{

@@ -125,8 +125,9 @@ func TestRetries(t *testing.T) {
 			},
 		},
 		{
-			name: "a bad retry expression errors the node",
-			wf:   retryWF(`{limit: 5, expression: "lastRetry.exitCode >"}`),
+			name:    "a bad retry expression errors the node",
+			invalid: true,
+			wf:      retryWF(`{limit: 5, expression: "lastRetry.exitCode >"}`),
 			steps: []step{
 				{in: submit()},
 				{in: fail("main.A"), finished: Errored, nodeMessages: map[string]string{"main.A": "retryStrategy.expression"}},

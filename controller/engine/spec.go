@@ -112,24 +112,7 @@ func (op *operation) resolveRef(ref, template string, tr *v1alpha1.TemplateRef) 
 	return t, ref, err
 }
 
-// dependsOf returns a task's depends expression, parsed once per advance.
-func (op *operation) dependsOf(dagID string, t *v1alpha1.DAGTask) (*expression.Depends, error) {
-	key := dagID + "\x00" + t.Name
-	if d, ok := op.depends[key]; ok {
-		return d, nil
-	}
-	var (
-		d   *expression.Depends
-		err error
-	)
-	if t.Depends != "" {
-		d, err = expression.ParseDepends(t.Depends)
-	} else {
-		d, err = expression.DependenciesAsDepends(t.Dependencies)
-	}
-	if err != nil {
-		return nil, err
-	}
-	op.depends[key] = d
-	return d, nil
+// dependsOf returns a task's depends expression, compiled once per engine.
+func (op *operation) dependsOf(t *v1alpha1.DAGTask) (*expression.Depends, error) {
+	return op.engine.parseDepends(t.Depends, t.Dependencies)
 }

@@ -97,9 +97,11 @@ func (op *operation) execSteps(f frame) *v1alpha1.NodeStatus {
 
 // execStepGroup runs the steps of one group in parallel.
 func (op *operation) execStepGroup(f frame, gid string, group []v1alpha1.WorkflowStep, g v1alpha1.NodeStatus, sc *scope, children *boundary) v1alpha1.NodeStatus {
-	for i := range group {
-		if c, ok := op.node(stepID(gid, group[i].Name)); ok {
-			children.running += op.runningIn(stepID(gid, group[i].Name), c)
+	if children.limit > 0 {
+		for i := range group {
+			if c, ok := op.node(stepID(gid, group[i].Name)); ok {
+				children.running += op.runningIn(stepID(gid, group[i].Name), c)
+			}
 		}
 	}
 	stepFrame := func(s *v1alpha1.WorkflowStep) frame {
