@@ -178,7 +178,17 @@ type WorkflowStatus struct {
 
 	// Nodes maps a node ID to its state. The ID is the node's path from the
 	// entrypoint, e.g. "main.fanout(3)" or "main[1].report".
+	//
+	// The map is atomic for server-side field management, and the API server
+	// does not validate it against a schema: only the controller writes it,
+	// from Go types. Per-node field tracking more than doubled the object and
+	// per-node schema validation took most of a write's time; see
+	// docs/benchmarks.md.
 	// +optional
+	// +mapType=atomic
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
 	Nodes map[string]NodeStatus `json:"nodes,omitempty"`
 
 	// Outputs are the workflow's global outputs (parameters with a globalName).
@@ -191,6 +201,7 @@ type WorkflowStatus struct {
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
+	// +structType=atomic
 	StoredWorkflowTemplateSpec *WorkflowSpec `json:"storedWorkflowTemplateSpec,omitempty"`
 
 	// StoredTemplates are the templates that templateRef points at, keyed
@@ -199,5 +210,6 @@ type WorkflowStatus struct {
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
+	// +mapType=atomic
 	StoredTemplates map[string]Template `json:"storedTemplates,omitempty"`
 }

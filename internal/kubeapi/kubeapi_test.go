@@ -63,7 +63,7 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-func dynamicClient(t *testing.T, cfg *rest.Config) dynamic.Interface {
+func dynamicClient(t testing.TB, cfg *rest.Config) dynamic.Interface {
 	t.Helper()
 	c, err := dynamic.NewForConfig(cfg)
 	if err != nil {
@@ -72,7 +72,7 @@ func dynamicClient(t *testing.T, cfg *rest.Config) dynamic.Interface {
 	return c
 }
 
-func object(t *testing.T, doc string) *unstructured.Unstructured {
+func object(t testing.TB, doc string) *unstructured.Unstructured {
 	t.Helper()
 	var m map[string]any
 	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
@@ -81,7 +81,7 @@ func object(t *testing.T, doc string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: m}
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c

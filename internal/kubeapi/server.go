@@ -124,6 +124,10 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 // Config returns a client config with full rights on the server.
 func (s *Server) Config() *rest.Config { return rest.CopyConfig(s.config) }
 
+// EtcdURL is the client URL of the embedded etcd, for benchmarks that
+// compare the API server with a raw etcd write.
+func (s *Server) EtcdURL() string { return s.etcd.clientURL }
+
 // KubeconfigPath is where the kubeconfig was written, or "".
 func (s *Server) KubeconfigPath() string { return s.kubeconfigPath }
 

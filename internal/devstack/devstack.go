@@ -1,0 +1,148 @@
+// Package devstack runs zeroflow without a cluster: the in-process
+// Kubernetes API with zeroflow's CRDs, loaded with a directory of manifests.
+// `zeroflow dev` and the end-to-end tests use it.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
+	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+	"github.com/zeroflow-dev/zeroflow/manifests"
+)
+
+// Options configures Start.
+type Options struct {
+	// Paths are manifest files or directories to load.
+	Paths []string
+	// DataDir keeps the API's state between runs.
+	DataDir string
+	// KubeconfigPath receives a kubeconfig for kubectl.
+	KubeconfigPath string
+	Logger         *slog.Logger
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	API *kubeapi.Server
+	// Applied lists the objects loaded, as "Kind namespace/name".
+	Applied []string
+	// Skipped lists documents of kinds this version does not serve, with why.
+	Skipped []string
+}
+
+// DefaultNamespace is where objects without a namespace go.
+const DefaultNamespace = "default"
+
+// Load reads and validates the manifests; it returns the zeroflow objects,
+// notes on documents it cannot serve, and an error listing every invalid
+// document.
+func Load(paths ...string) ([]manifestfile.Object, []string, error) {
+	docs, err := manifestfile.Load(paths...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		objs    []manifestfile.Object
+		skipped []string
+		errs    []error
+	)
+	for _, d := range docs {
+		obj, err := manifestfile.Decode(d)
+		var unknown manifestfile.ErrUnknownKind
+		switch {
+		case errors.As(err, &unknown):
+			skipped = append(skipped, unknown.Error())
+			continue
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		for _, e := range obj.Errors {
+			errs = append(errs, fmt.Errorf("%s: %s: %v", d.Source(), d.Ref(), e))
+		}
+		if len(obj.Errors) == 0 {
+			objs = append(objs, obj)
+		}
+	}
+	return objs, skipped, errors.Join(errs...)
+}
+
+// Start validates the manifests, starts the API server and applies them.
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	objs, skipped, err := Load(opts.Paths...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid manifests:\n%w", err)
+	}
+	crds, err := manifests.CRDs()
+	if err != nil {
+		return nil, err
+	}
+	api, err := kubeapi.Start(ctx, kubeapi.Options{DataDir: opts.DataDir, KubeconfigPath: opts.KubeconfigPath, CRDs: crds, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{API: api, Skipped: skipped}
+	defer func() {
+		if err != nil {
+			api.Stop()
+		}
+	}()
+	client, err := dynamic.NewForConfig(api.Config())
+	if err != nil {
+		return nil, fmt.Errorf("dev stack client: %w", err)
+	}
+	for _, o := range objs {
+		ref, err := apply(ctx, client, o)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
+		}
+		logger.Info("applied", "object", ref, "source", o.Document.Source())
+		s.Applied = append(s.Applied, ref)
+	}
+	return s, nil
+}
+
+// Stop shuts the stack down.
+func (s *Stack) Stop() error { return s.API.Stop() }
+
+// apply creates the object, or replaces the spec of the one that exists.
+func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object) (string, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o.Value)
+	if err != nil {
+		return "", fmt.Errorf("convert: %w", err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetAPIVersion(v1alpha1.SchemeGroupVersion.String())
+	u.SetKind(o.Document.Kind)
+	if u.GetNamespace() == "" {
+		u.SetNamespace(DefaultNamespace)
+	}
+	unstructured.RemoveNestedField(u.Object, "status")
+	resource := v1alpha1.SchemeGroupVersion.WithResource(map[string]string{"Workflow": "workflows", "WorkflowTemplate": "workflowtemplates"}[o.Document.Kind])
+	rc := client.Resource(resource).Namespace(u.GetNamespace())
+	ref := fmt.Sprintf("%s %s/%s", o.Document.Kind, u.GetNamespace(), u.GetName())
+	existing, err := rc.Get(ctx, u.GetName(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = rc.Create(ctx, u, metav1.CreateOptions{})
+	case err == nil:
+		u.SetResourceVersion(existing.GetResourceVersion())
+		_, err = rc.Update(ctx, u, metav1.UpdateOptions{})
+	}
+	return ref, err
+}

@@ -1,0 +1,55 @@
+package manifestfile
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+)
+
+// Object is a decoded zeroflow object with its validation errors.
+type Object struct {
+	Document Document
+	// Value is a *v1alpha1.Workflow or *v1alpha1.WorkflowTemplate.
+	Value any
+	Errors field.ErrorList
+}
+
+// ErrUnknownKind marks a document of a kind zeroflow does not serve (yet).
+type ErrUnknownKind struct{ Document Document }
+
+func (e ErrUnknownKind) Error() string {
+	return fmt.Sprintf("%s: %s: kind %s of %s is not a zeroflow kind this version serves", e.Document.Source(), e.Document.Ref(), e.Document.Kind, e.Document.APIVersion)
+}
+
+// Decode decodes a zeroflow document strictly (an unknown field is an error,
+// as kubectl's strict field validation makes it) and validates it.
+func Decode(d Document) (Object, error) {
+	if d.APIVersion != v1alpha1.SchemeGroupVersion.String() {
+		return Object{}, ErrUnknownKind{Document: d}
+	}
+	var (
+		value any
+		errs  func() field.ErrorList
+	)
+	switch d.Kind {
+	case "Workflow":
+		wf := &v1alpha1.Workflow{}
+		value, errs = wf, func() field.ErrorList { return v1alpha1.ValidateWorkflow(wf) }
+	case "WorkflowTemplate":
+		wft := &v1alpha1.WorkflowTemplate{}
+		value, errs = wft, func() field.ErrorList { return v1alpha1.ValidateWorkflowTemplate(wft) }
+	default:
+		return Object{}, ErrUnknownKind{Document: d}
+	}
+	if err := yaml.UnmarshalStrict(d.Raw, value); err != nil {
+		return Object{}, fmt.Errorf("%s: %s: %v", d.Source(), d.Ref(), err)
+	}
+	obj := Object{Document: d, Value: value, Errors: errs()}
+	if d.Name == "" {
+		obj.Errors = append(obj.Errors, field.Required(field.NewPath("metadata", "name"), "every object needs a name"))
+	}
+	return obj, nil
+}
