@@ -3,6 +3,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 
@@ -30,7 +31,9 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := NewRoot(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		slog.New(slog.NewTextHandler(stderr, nil)).Error(err.Error())
+		if !errors.Is(err, errLint) {
+			slog.New(slog.NewTextHandler(stderr, nil)).Error(err.Error())
+		}
 		return 1
 	}
 	return 0

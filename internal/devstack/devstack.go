@@ -49,14 +49,14 @@ const DefaultNamespace = "default"
 // document.
 func Load(paths ...string) ([]manifestfile.Object, []string, error) {
 	docs, err := manifestfile.Load(paths...)
-	if err != nil {
-		return nil, nil, err
-	}
 	var (
 		objs    []manifestfile.Object
 		skipped []string
 		errs    []error
 	)
+	if err != nil {
+		errs = append(errs, unjoin(err)...)
+	}
 	for _, d := range docs {
 		obj, err := manifestfile.Decode(d)
 		var unknown manifestfile.ErrUnknownKind
@@ -145,4 +145,13 @@ func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object)
 		_, err = rc.Update(ctx, u, metav1.UpdateOptions{})
 	}
 	return ref, err
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		return joined.Unwrap()
+	}
+	return []error{err}
 }

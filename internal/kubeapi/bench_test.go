@@ -79,4 +79,3 @@ func BenchmarkEtcdPut800K(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(body)), "body-B")
 }
-

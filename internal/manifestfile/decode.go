@@ -13,7 +13,7 @@ import (
 type Object struct {
 	Document Document
 	// Value is a *v1alpha1.Workflow or *v1alpha1.WorkflowTemplate.
-	Value any
+	Value  any
 	Errors field.ErrorList
 }
 

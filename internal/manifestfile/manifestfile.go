@@ -6,6 +6,7 @@ package manifestfile
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -42,7 +43,9 @@ func (d Document) Ref() string {
 
 // Load reads every .yaml and .yml file under each path (a file or a
 // directory, walked recursively, in name order) and splits it into
-// documents. Empty documents are skipped.
+// documents. Empty documents are skipped. A broken document does not stop
+// the others: Load returns every good document, and an error joining one
+// error per broken document.
 func Load(paths ...string) ([]Document, error) {
 	var files []string
 	for _, p := range paths {
@@ -68,26 +71,33 @@ func Load(paths ...string) ([]Document, error) {
 		}
 	}
 	sort.Strings(files)
-	var docs []Document
+	var (
+		docs []Document
+		errs []error
+	)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("read manifests: %w", err)
+			errs = append(errs, fmt.Errorf("read manifests: %w", err))
+			continue
 		}
 		d, err := Split(f, b)
-		if err != nil {
-			return nil, err
-		}
 		docs = append(docs, d...)
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return docs, nil
+	return docs, errors.Join(errs...)
 }
 
 // Split splits the YAML of file into documents and reads their identity. A
 // document that is not valid YAML, or has no kind, is an error naming its
-// file and line.
+// file and line; the other documents are still returned.
 func Split(file string, data []byte) ([]Document, error) {
-	var docs []Document
+	var (
+		docs []Document
+		errs []error
+	)
 	r := bufio.NewReader(bytes.NewReader(data))
 	var cur bytes.Buffer
 	start, line := 1, 0
@@ -122,7 +132,7 @@ func Split(file string, data []byte) ([]Document, error) {
 			line++
 			if strings.TrimRight(text, " \t\r\n") == "---" {
 				if ferr := flush(); ferr != nil {
-					return nil, ferr
+					errs = append(errs, ferr)
 				}
 				start = line + 1
 			} else {
@@ -137,9 +147,9 @@ func Split(file string, data []byte) ([]Document, error) {
 		}
 	}
 	if err := flush(); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
-	return docs, nil
+	return docs, errors.Join(errs...)
 }
 
 func onlyComments(raw []byte) bool {

@@ -1,0 +1,66 @@
+# zeroflow: `make run` starts the main job, `make test` runs every test.
+# Everything else the targets need is installed with `go install` into ./bin.
+
+GO       ?= go
+BIN      := $(CURDIR)/bin
+ZEROFLOW := $(BIN)/zeroflow
+
+CONTROLLER_GEN_VERSION := v0.23.0
+STATICCHECK_VERSION    := v0.8.2
+
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+
+# Benchmarks: how many runs to take the median of, and for how long each.
+BENCH_COUNT ?= 5
+BENCH_TIME  ?= 1s
+
+.PHONY: run build test test-short bench generate lint tools clean
+
+## run: build zeroflow and run `zeroflow dev` on the log-pipeline example
+run: build
+	$(ZEROFLOW) dev examples/log-pipeline
+
+## build: build the zeroflow binary into ./bin
+build:
+	$(GO) build -o $(ZEROFLOW) ./cmd/zeroflow
+
+## test: run every test (unit, component, integration and end to end)
+test:
+	$(GO) test -count=1 -timeout 15m ./...
+
+## test-short: the fast tests only (no API server, no binaries)
+test-short:
+	$(GO) test -short ./...
+
+## bench: run the benchmarks and print tables of medians (see docs/benchmarks.md)
+bench:
+	BENCH_COUNT=$(BENCH_COUNT) BENCH_TIME=$(BENCH_TIME) ./hack/bench.sh
+
+## generate: regenerate deepcopy functions and CRDs from api/
+generate: $(CONTROLLER_GEN)
+	$(CONTROLLER_GEN) object paths=./api/...
+	rm -f manifests/crds/*.yaml
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=./manifests/crds
+
+GENERATED = api/v1alpha1/zz_generated.deepcopy.go manifests/crds/*.yaml
+
+## lint: gofmt, go vet, staticcheck, and generated code up to date
+lint: $(STATICCHECK) $(CONTROLLER_GEN)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@before=$$(cat $(GENERATED) | sha256sum); $(MAKE) -s generate >/dev/null; after=$$(cat $(GENERATED) | sha256sum); \
+	  [ "$$before" = "$$after" ] || { echo "generated code was stale: make generate rewrote it; review and commit"; exit 1; }
+
+## tools: install the pinned tools into ./bin
+tools: $(CONTROLLER_GEN) $(STATICCHECK)
+
+$(CONTROLLER_GEN):
+	./hack/install-tool.sh sigs.k8s.io/controller-tools/cmd/controller-gen $(CONTROLLER_GEN_VERSION) $@
+
+$(STATICCHECK):
+	./hack/install-tool.sh honnef.co/go/tools/cmd/staticcheck $(STATICCHECK_VERSION) $@
+
+clean:
+	rm -rf $(BIN) .zeroflow

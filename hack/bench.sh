@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# bench.sh: run zeroflow's benchmarks BENCH_COUNT times and print the median
+# of each, with ratios against the raw limits measured in the same run.
+# Record the tables in docs/benchmarks.md with the machine they ran on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${BENCH_COUNT:-5}
+benchtime=${BENCH_TIME:-1s}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version)"
+echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "# count=$count benchtime=$benchtime"
+echo
+
+echo "## Engine: one Advance (pure, no I/O)"
+go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" ./controller/engine/ | tee -a "$out" | go run ./hack/benchtable
+echo
+
+echo "## Persisting a workflow status: API server versus a raw etcd write"
+go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" ./internal/kubeapi/ | tee -a "$out" | go run ./hack/benchtable
+echo
+
+echo "## Ratios"
+go run ./hack/benchtable \
+  -ratio StatusUpdate10000/EtcdPut800K \
+  -ratio AdvanceLoop10000/StatusUpdate10000 \
+  -ratio AdvanceDAG1000/StatusUpdate10000 < "$out" | sed -n '/ratio/,$p'
