@@ -15,7 +15,7 @@ STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 BENCH_COUNT ?= 5
 BENCH_TIME  ?= 1s
 
-.PHONY: run build test test-short bench generate lint tools clean
+.PHONY: run build kubectl test test-short bench generate lint tools clean
 
 ## run: build zeroflow and run `zeroflow dev` on the log-pipeline example
 run: build
@@ -24,6 +24,10 @@ run: build
 ## build: build the zeroflow binary into ./bin
 build:
 	$(GO) build -o $(ZEROFLOW) ./cmd/zeroflow
+
+## kubectl: build kubectl from the pinned k8s.io/kubectl into ./bin (for machines without one)
+kubectl:
+	$(GO) build -o $(BIN)/kubectl ./hack/kubectl
 
 ## test: run every test (unit, component, integration and end to end)
 test:

@@ -90,6 +90,19 @@ func TestDevServesTheExampleAndStopsOnInterrupt(t *testing.T) {
 		t.Errorf("entrypoint = %q", entry)
 	}
 
+	// kubectl itself, built from the pinned k8s.io/kubectl, reads the kubeconfig.
+	kubectl := filepath.Join(t.TempDir(), "kubectl")
+	if out, err := exec.Command("go", "build", "-o", kubectl, "../../hack/kubectl").CombinedOutput(); err != nil {
+		t.Fatalf("build kubectl: %v\n%s", err, out)
+	}
+	got, err := exec.Command(kubectl, "--kubeconfig", filepath.Join(dataDir, "kubeconfig"), "get", "wft").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl get wft: %v\n%s", err, got)
+	}
+	if !strings.Contains(string(got), "ENTRYPOINT") || !strings.Contains(string(got), "wft-a-simple   main") {
+		t.Errorf("kubectl get wft printed:\n%s", got)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -118,4 +131,3 @@ func TestDevRefusesInvalidManifests(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 }
-

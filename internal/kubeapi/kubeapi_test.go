@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -359,5 +360,38 @@ spec:
 	want := `spec.templates[0].dag.tasks: Invalid value: "A -> C -> B -> A": dependency cycle`
 	if !strings.Contains(errs[0].Error(), want) {
 		t.Errorf("error = %v\nwant it to contain %q", errs[0], want)
+	}
+}
+
+// kubectl starts from discovery: /apis must list the CRD groups, and their
+// resources (with short names) must be found.
+func TestDiscoveryListsTheCRDGroups(t *testing.T) {
+	dc, err := discovery.NewDiscoveryClientForConfig(server.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, resources, err := dc.ServerGroupsAndResources()
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	var names []string
+	for _, g := range groups {
+		names = append(names, g.Name+"="+g.PreferredVersion.Version)
+	}
+	if got := strings.Join(names, ","); got != "apiextensions.k8s.io=v1,zeroflow.dev=v1alpha1" {
+		t.Errorf("groups = %s", got)
+	}
+	short := map[string]bool{}
+	for _, list := range resources {
+		for _, r := range list.APIResources {
+			for _, s := range r.ShortNames {
+				short[s] = true
+			}
+		}
+	}
+	for _, s := range []string{"wf", "wft", "wftmpl"} {
+		if !short[s] {
+			t.Errorf("short name %s not discovered", s)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	noopoteltrace "go.opentelemetry.io/otel/trace/noop"
 	extensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+	listers "k8s.io/apiextensions-apiserver/pkg/client/listers/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
 	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
@@ -216,6 +217,12 @@ func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceD
 	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(definitions, namer)
 	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(definitions, namer)
 
+	// The server's own CRD lister, once it exists, lists the groups at /apis.
+	var crdLister listers.CustomResourceDefinitionLister
+	serverConfig.BuildHandlerChainFunc = func(api http.Handler, c *genericapiserver.Config) http.Handler {
+		return genericapiserver.DefaultBuildHandlerChain(groupListHandler{next: api, crds: func() listers.CustomResourceDefinitionLister { return crdLister }}, c)
+	}
+
 	config := &extensionsapiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: extensionsapiserver.ExtraConfig{
@@ -228,6 +235,7 @@ func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceD
 	if err != nil {
 		return nil, fmt.Errorf("create api server: %w", err)
 	}
+	crdLister = server.Informers.Apiextensions().V1().CustomResourceDefinitions().Lister()
 	return server, nil
 }
 

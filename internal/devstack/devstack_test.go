@@ -1,0 +1,91 @@
+package devstack
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+)
+
+const template = `apiVersion: zeroflow.dev/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: lib}
+spec:
+  entrypoint: ENTRY
+  templates:
+  - {name: first, function: {name: one}}
+  - {name: second, function: {name: two}}
+`
+
+// A restart on the same data dir finds the objects of the last run and
+// replaces them with the manifests as they are now.
+func TestRestartUpdatesWhatChanged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the API server twice")
+	}
+	dir, data := t.TempDir(), t.TempDir()
+	manifest := filepath.Join(dir, "wft.yaml")
+	write := func(entry string) {
+		if err := os.WriteFile(manifest, []byte(strings.Replace(template, "ENTRY", entry, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	entrypoint := func(s *Stack) string {
+		c, err := dynamic.NewForConfig(s.API.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := c.Resource(v1alpha1.SchemeGroupVersion.WithResource("workflowtemplates")).Namespace(DefaultNamespace).Get(ctx, "lib", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _, _ := unstructured.NestedString(u.Object, "spec", "entrypoint")
+		return e
+	}
+
+	write("first")
+	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entrypoint(s); got != "first" {
+		t.Errorf("entrypoint = %q", got)
+	}
+	if strings.Join(s.Applied, ",") != "WorkflowTemplate default/lib" {
+		t.Errorf("applied = %v", s.Applied)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	write("second")
+	s, err = Start(ctx, Options{Paths: []string{dir}, DataDir: data})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer s.Stop()
+	if got := entrypoint(s); got != "second" {
+		t.Errorf("after restart, entrypoint = %q, want the edited manifest's", got)
+	}
+}
+
+func TestStartRefusesInvalidManifestsBeforeStartingAnything(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(strings.Replace(template, "ENTRY", "nowhere", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(context.Background(), Options{Paths: []string{dir}, DataDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), `spec.entrypoint: Not found: "nowhere"`) {
+		t.Errorf("err = %v", err)
+	}
+}
