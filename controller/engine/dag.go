@@ -28,30 +28,11 @@ type dagRun struct {
 }
 
 func (op *operation) execDAG(f frame) *v1alpha1.NodeStatus {
-	n, exists := op.node(f.id)
-	if !exists {
-		if !op.canStart(f) || f.bound.full() {
-			return nil
-		}
-		if _, err := f.inputs(); err != nil {
-			n = op.newNode(v1alpha1.NodeError, v1alpha1.NodeTypeDAG, err.Error())
-			op.setNode(f.id, n)
-			return &n
-		}
-		n = op.newNode(v1alpha1.NodeRunning, v1alpha1.NodeTypeDAG, "")
-		op.setNode(f.id, n)
-		if f.bound != nil {
-			f.bound.running++
-		}
+	n, in, done, stop := op.openContainer(f, v1alpha1.NodeTypeDAG)
+	if stop {
+		return done
 	}
-	if n.Phase.Fulfilled() {
-		return &n
-	}
-	in, err := f.inputs()
-	if err != nil {
-		n = op.fulfil(f.id, n, v1alpha1.NodeError, err.Error())
-		return &n
-	}
+	var err error
 	d := &dagRun{op: op, f: f, dag: f.tmpl.DAG, tasks: map[string]*v1alpha1.DAGTask{}}
 	for i := range d.dag.Tasks {
 		t := &d.dag.Tasks[i]
@@ -232,23 +213,7 @@ func mustDepends(op *operation, t *v1alpha1.DAGTask) []expression.Operand {
 // taskFrame is the frame of a task's node, with its template and arguments
 // resolved on demand.
 func (d *dagRun) taskFrame(t *v1alpha1.DAGTask) frame {
-	op := d.op
-	f := frame{id: taskID(d.f.id, t.Name), bound: d.children, exit: d.f.exit, depth: d.f.depth + 1, ref: d.f.ref}
-	tmpl, ref, err := op.resolveRef(d.f.ref, t.Template, t.TemplateRef)
-	if err != nil {
-		f.tmpl = &v1alpha1.Template{Name: t.Template}
-		f.err = err
-		return f
-	}
-	f.tmpl, f.ref = tmpl, ref
-	f.inputs = memoInputs(func() (resolvedInputs, error) {
-		args, err := op.substituteArguments(t.Arguments, d.sc)
-		if err != nil {
-			return resolvedInputs{}, err
-		}
-		return bindInputs(tmpl, args)
-	})
-	return f
+	return d.op.callFrame(d.f, taskID(d.f.id, t.Name), t.Template, t.TemplateRef, t.Arguments, d.sc, d.children, false)
 }
 
 // executeTask runs a task's node: a loop group or the task's template.

@@ -123,12 +123,6 @@ type Outcome struct {
 	Ignored string
 }
 
-// Changed reports whether the outcome asks for anything to be done.
-func (o Outcome) Changed(before v1alpha1.WorkflowStatus) bool {
-	return len(o.Dispatch) > 0 || len(o.Cancel) > 0 || o.Finished != nil || o.SpecPatch != nil ||
-		!statusEqual(before, o.Status)
-}
-
 // Dispatch is one attempt of a leaf node to send to its function.
 type Dispatch struct {
 	NodeID  string

@@ -124,3 +124,59 @@ func memoInputs(fn func() (resolvedInputs, error)) func() (resolvedInputs, error
 		return in, err
 	}
 }
+
+// openContainer returns the running node of a dag or steps template and its
+// inputs, creating the node if it may start. When it returns a node in done,
+// the caller returns that: nil (could not start now), a fulfilled node, or
+// one that just failed on its inputs.
+func (op *operation) openContainer(f frame, typ v1alpha1.NodeType) (n v1alpha1.NodeStatus, in resolvedInputs, done *v1alpha1.NodeStatus, stop bool) {
+	n, exists := op.node(f.id)
+	if !exists {
+		if !op.canStart(f) || f.bound.full() {
+			return n, in, nil, true
+		}
+		if _, err := f.inputs(); err != nil {
+			return n, in, op.createFinal(f.id, v1alpha1.NodeError, err.Error()), true
+		}
+		n = op.newNode(v1alpha1.NodeRunning, typ, "")
+		op.setNode(f.id, n)
+		if f.bound != nil {
+			f.bound.running++
+		}
+	}
+	if n.Phase.Fulfilled() {
+		return n, in, &n, true
+	}
+	in, err := f.inputs()
+	if err != nil {
+		n = op.fulfil(f.id, n, v1alpha1.NodeError, err.Error())
+		return n, in, &n, true
+	}
+	return n, in, nil, false
+}
+
+// inputsFrom resolves a call's arguments in sc and binds them to tmpl's
+// inputs, once, when first needed.
+func (op *operation) inputsFrom(tmpl *v1alpha1.Template, args v1alpha1.Arguments, sc *scope) func() (resolvedInputs, error) {
+	return memoInputs(func() (resolvedInputs, error) {
+		a, err := op.substituteArguments(args, sc)
+		if err != nil {
+			return resolvedInputs{}, err
+		}
+		return bindInputs(tmpl, a)
+	})
+}
+
+// callFrame is the frame of a node that calls a template by name or
+// templateRef with arguments resolved in sc: a task, a step or a hook.
+func (op *operation) callFrame(parent frame, id, template string, ref *v1alpha1.TemplateRef, args v1alpha1.Arguments, sc *scope, bound *boundary, exit bool) frame {
+	f := frame{id: id, bound: bound, exit: parent.exit || exit, depth: parent.depth + 1, ref: parent.ref}
+	tmpl, tref, err := op.resolveRef(parent.ref, template, ref)
+	if err != nil {
+		f.tmpl, f.err = &v1alpha1.Template{Name: template}, err
+		return f
+	}
+	f.tmpl, f.ref = tmpl, tref
+	f.inputs = op.inputsFrom(tmpl, args, sc)
+	return f
+}

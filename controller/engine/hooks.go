@@ -64,22 +64,7 @@ func (op *operation) runHooks(parent frame, id string, n v1alpha1.NodeStatus, ho
 
 // execHook creates or advances one hook node.
 func (op *operation) execHook(parent frame, hid string, h v1alpha1.LifecycleHook, sc *scope, exit bool) *v1alpha1.NodeStatus {
-	tmpl, ref, err := op.resolveRef(parent.ref, h.Template, h.TemplateRef)
-	if err != nil {
-		if n, ok := op.node(hid); ok {
-			return &n
-		}
-		return op.createFinal(hid, v1alpha1.NodeError, err.Error())
-	}
-	f := frame{id: hid, tmpl: tmpl, ref: ref, exit: parent.exit || exit, depth: parent.depth + 1}
-	f.inputs = memoInputs(func() (resolvedInputs, error) {
-		a, err := op.substituteArguments(h.Arguments, sc)
-		if err != nil {
-			return resolvedInputs{}, err
-		}
-		return bindInputs(tmpl, a)
-	})
-	return op.execute(f)
+	return op.execute(op.callFrame(parent, hid, h.Template, h.TemplateRef, h.Arguments, sc, nil, exit))
 }
 
 // hooksSettled reports whether every hook of node id that started (or must

@@ -9,13 +9,6 @@ import (
 	"github.com/zeroflow-dev/zeroflow/internal/interpolate"
 )
 
-// argumentsAsInputs passes already-substituted arguments to tmpl's inputs.
-func (op *operation) argumentsAsInputs(tmpl *v1alpha1.Template, args v1alpha1.Arguments) func() (resolvedInputs, error) {
-	return memoInputs(func() (resolvedInputs, error) {
-		return bindInputs(tmpl, args)
-	})
-}
-
 // bindInputs gives each declared input its value: the argument of the same
 // name, else the input's own value or default.
 func bindInputs(tmpl *v1alpha1.Template, args v1alpha1.Arguments) (resolvedInputs, error) {

@@ -171,14 +171,7 @@ func (l loopRun) itemScope(raw json.RawMessage) *scope {
 func (l loopRun) itemFrame(op *operation, i int, raw json.RawMessage) frame {
 	f := l.group
 	f.id = itemID(l.group.id, i)
-	tmpl := l.group.tmpl
-	f.inputs = memoInputs(func() (resolvedInputs, error) {
-		a, err := op.substituteArguments(l.args, l.itemScope(raw))
-		if err != nil {
-			return resolvedInputs{}, err
-		}
-		return bindInputs(tmpl, a)
-	})
+	f.inputs = op.inputsFrom(l.group.tmpl, l.args, l.itemScope(raw))
 	return f
 }
 

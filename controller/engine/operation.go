@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -119,7 +118,7 @@ func (op *operation) advance() {
 	root := op.execute(frame{
 		id:     rootID,
 		tmpl:   entry,
-		inputs: op.argumentsAsInputs(entry, op.spec.Arguments),
+		inputs: memoInputs(func() (resolvedInputs, error) { return bindInputs(entry, op.spec.Arguments) }),
 	})
 	if root == nil {
 		// Shut down or past the deadline before the entrypoint could start.
@@ -251,10 +250,4 @@ func copyStatus(s v1alpha1.WorkflowStatus) *v1alpha1.WorkflowStatus {
 	out.Outputs = s.Outputs.DeepCopy()
 	out.Conditions = slices.Clone(s.Conditions)
 	return &out
-}
-
-func statusEqual(a, b v1alpha1.WorkflowStatus) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }

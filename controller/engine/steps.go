@@ -13,27 +13,9 @@ func stepID(groupID, name string) string { return groupID + "." + name }
 
 // execSteps runs step groups one after another.
 func (op *operation) execSteps(f frame) *v1alpha1.NodeStatus {
-	n, exists := op.node(f.id)
-	if !exists {
-		if !op.canStart(f) || f.bound.full() {
-			return nil
-		}
-		if _, err := f.inputs(); err != nil {
-			return op.createFinal(f.id, v1alpha1.NodeError, err.Error())
-		}
-		n = op.newNode(v1alpha1.NodeRunning, v1alpha1.NodeTypeSteps, "")
-		op.setNode(f.id, n)
-		if f.bound != nil {
-			f.bound.running++
-		}
-	}
-	if n.Phase.Fulfilled() {
-		return &n
-	}
-	in, err := f.inputs()
-	if err != nil {
-		n = op.fulfil(f.id, n, v1alpha1.NodeError, err.Error())
-		return &n
+	n, in, done, stop := op.openContainer(f, v1alpha1.NodeTypeSteps)
+	if stop {
+		return done
 	}
 	ids := map[string]string{}
 	steps := map[string]*v1alpha1.WorkflowStep{}
@@ -105,22 +87,7 @@ func (op *operation) execStepGroup(f frame, gid string, group []v1alpha1.Workflo
 		}
 	}
 	stepFrame := func(s *v1alpha1.WorkflowStep) frame {
-		sf := frame{id: stepID(gid, s.Name), bound: children, exit: f.exit, depth: f.depth + 1, ref: f.ref}
-		tmpl, ref, err := op.resolveRef(f.ref, s.Template, s.TemplateRef)
-		if err != nil {
-			sf.tmpl = &v1alpha1.Template{Name: s.Template}
-			sf.err = err
-			return sf
-		}
-		sf.tmpl, sf.ref = tmpl, ref
-		sf.inputs = memoInputs(func() (resolvedInputs, error) {
-			args, err := op.substituteArguments(s.Arguments, sc)
-			if err != nil {
-				return resolvedInputs{}, err
-			}
-			return bindInputs(tmpl, args)
-		})
-		return sf
+		return op.callFrame(f, stepID(gid, s.Name), s.Template, s.TemplateRef, s.Arguments, sc, children, false)
 	}
 	execStep := func(s *v1alpha1.WorkflowStep, sf frame) *v1alpha1.NodeStatus {
 		l := loopOf(s.WithItems, s.WithParam, s.WithSequence)
