@@ -15,7 +15,7 @@ STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 BENCH_COUNT ?= 5
 BENCH_TIME  ?= 1s
 
-.PHONY: run build kubectl test test-short bench generate lint tools clean
+.PHONY: run build kubectl fuzz test test-short bench generate lint tools clean
 
 ## run: build zeroflow and run `zeroflow dev` on the log-pipeline example
 run: build
@@ -40,6 +40,11 @@ test-short:
 ## bench: run the benchmarks and print tables of medians (see docs/benchmarks.md)
 bench:
 	BENCH_COUNT=$(BENCH_COUNT) BENCH_TIME=$(BENCH_TIME) ./hack/bench.sh
+
+## fuzz: fuzz the broker ingress with malformed CloudEvents (FUZZ_TIME, default 60s)
+FUZZ_TIME ?= 60s
+fuzz:
+	$(GO) test ./broker/ -run '^$$' -fuzz '^FuzzIngress$$' -fuzztime $(FUZZ_TIME)
 
 ## generate: regenerate deepcopy functions and CRDs from api/
 generate: $(CONTROLLER_GEN)

@@ -27,3 +27,7 @@ go run ./hack/benchtable \
   -ratio StatusUpdate10000/EtcdPut800K \
   -ratio AdvanceLoop10000/StatusUpdate10000 \
   -ratio AdvanceDAG1000/StatusUpdate10000 < "$out" | sed -n '/ratio/,$p'
+echo
+
+echo "## Broker: durable ingress and end-to-end latency against the raw limits"
+go run ./hack/brokerbench -runs "$count" -duration "${BROKER_BENCH_DURATION:-5s}"
