@@ -181,7 +181,7 @@ func (b *Broker) Publish(ctx context.Context, namespace, name string, ev event.E
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("publish to broker %s/%s: invalid event: %w", namespace, name, err)
 	}
-	if code, reason := b.accept(ctx, br, ev, nil); code != http.StatusAccepted {
+	if code, reason := b.accept(ctx, br, ev.Clone(), nil); code != http.StatusAccepted {
 		return fmt.Errorf("publish to broker %s/%s: %d %s", namespace, name, code, reason)
 	}
 	return nil

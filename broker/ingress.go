@@ -110,8 +110,9 @@ func brokerPath(p string) (namespace, name string, ok bool) {
 // Knative passes through to subscribers (Knative-*, X-Request-Id, X-B3-*,
 // Traceparent …). It returns the HTTP status the ingress answers and, when
 // it is not 202, why.
+//
+// accept changes ev's attributes: callers pass an event they own.
 func (b *Broker) accept(ctx context.Context, br *brokerState, ev event.Event, header http.Header) (int, string) {
-	ev = ev.Clone()
 	ev.SetExtension(knbroker.EventArrivalTime, types.Timestamp{Time: time.Now().UTC()})
 	ttl := int32(defaultTTL)
 	if current, err := knbroker.GetTTL(ev.Context); err == nil {

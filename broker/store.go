@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,8 +31,6 @@ type storeOptions struct {
 	maxPayload int32
 	// syncAlways fsyncs every write.
 	syncAlways bool
-	// maxAge bounds how long an event no trigger took is kept.
-	maxAge time.Duration
 }
 
 func openStore(ctx context.Context, o storeOptions) (*store, error) {
@@ -135,6 +132,3 @@ func (s *store) publish(ctx context.Context, subj string, data []byte, header na
 		return fmt.Errorf("store event: %w", ctx.Err())
 	}
 }
-
-// errStoreUnavailable marks a failure to store, answered with 503.
-var errStoreUnavailable = errors.New("event store unavailable")

@@ -37,7 +37,7 @@ func TestDevServesTheExampleAndStopsOnInterrupt(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
-	cmd := exec.Command(bin, "dev", "../../examples/log-pipeline", "--data-dir", dataDir)
+	cmd := exec.Command(bin, "dev", "../../examples/log-pipeline", "--data-dir", dataDir, "--broker-addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestDevServesTheExampleAndStopsOnInterrupt(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		t.Fatal("zeroflow dev did not become ready within 90s")
 	}
-	for _, want := range []string{"loaded   WorkflowTemplate default/wft-a-simple", "export KUBECONFIG="} {
+	for _, want := range []string{"loaded   WorkflowTemplate default/wft-a-simple", "export KUBECONFIG=", "broker   default/default at http://127.0.0.1:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -123,7 +123,7 @@ func TestDevRefusesInvalidManifests(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	out, err := exec.Command(bin, "dev", "../../internal/cli/testdata/lint/bad", "--data-dir", t.TempDir()).CombinedOutput()
+	out, err := exec.Command(bin, "dev", "../../internal/cli/testdata/lint/bad", "--data-dir", t.TempDir(), "--broker-addr", "127.0.0.1:0").CombinedOutput()
 	if err == nil {
 		t.Fatalf("dev started on invalid manifests:\n%s", out)
 	}

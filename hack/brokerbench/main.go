@@ -20,6 +20,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -46,10 +48,14 @@ func main() {
 		concurrency = flag.Int("concurrency", 64, "concurrent senders for throughput")
 		size        = flag.Int("size", 1024, "event data size in bytes")
 		ratesFlag   = flag.String("rates", "1000,5000", "event rates for the latency runs")
-		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the broker ingress runs here")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the ingress run without delivery here")
 		only        = flag.String("only", "", "run only this measurement: http, jetstream, ingress or latency")
 	)
 	flag.Parse()
+	// As `zeroflow broker` and `zeroflow dev` run (internal/cli/gc.go).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	var rates []int
 	for _, r := range strings.Split(*ratesFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(r))
@@ -80,6 +86,7 @@ func main() {
 			record("raw JetStream publish, async (msg/s)", async)
 		}
 		if want("ingress") {
+			record("broker ingress, durable, delivering (events/s)", ingress(*concurrency, *duration, data, false))
 			if *cpuProfile != "" {
 				f, err := os.Create(*cpuProfile)
 				if err != nil {
@@ -89,7 +96,6 @@ func main() {
 					log.Fatal(err)
 				}
 			}
-			record("broker ingress, durable, delivering (events/s)", ingress(*concurrency, *duration, data, false))
 			record("broker ingress, durable, not delivering (events/s)", ingress(*concurrency, *duration, data, true))
 			if *cpuProfile != "" {
 				pprof.StopCPUProfile()
@@ -99,6 +105,10 @@ func main() {
 			if !want("latency") {
 				break
 			}
+			// Start from a settled process: the throughput runs before
+			// leave garbage and deleted data directories behind.
+			runtime.GC()
+			time.Sleep(2 * time.Second)
 			p50, p99, sent := latency(rate, *duration, data)
 			record(fmt.Sprintf("end-to-end latency at %d/s, p50 (ms)", rate), p50)
 			record(fmt.Sprintf("end-to-end latency at %d/s, p99 (ms)", rate), p99)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -14,27 +15,31 @@ import (
 )
 
 func newDevCommand() *cobra.Command {
-	var dataDir string
+	var dataDir, brokerAddr string
 	cmd := &cobra.Command{
 		Use:   "dev [DIR]",
 		Short: "Run zeroflow locally, without a cluster, on a directory of manifests",
 		Long: `dev starts a real Kubernetes API in-process (with an embedded etcd) and
-loads the manifests of DIR (default: the current directory) into it. It
-writes a kubeconfig so that kubectl works against it, and runs until
-interrupted. State is kept in --data-dir between runs.`,
+loads the manifests of DIR (default: the current directory) into it, and runs
+the embedded broker (the Knative Broker data plane) with the Brokers and
+Triggers of DIR plus the broker default/default. It writes a kubeconfig so
+that kubectl works against the API, and runs until interrupted. State is
+kept in --data-dir between runs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
 			}
+			tuneGC()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			kubeconfig := filepath.Join(dataDir, "kubeconfig")
 			stack, err := devstack.Start(ctx, devstack.Options{
 				Paths:          []string{dir},
-				DataDir:        filepath.Join(dataDir, "api"),
+				DataDir:        dataDir,
+				BrokerAddr:     brokerAddr,
 				KubeconfigPath: kubeconfig,
 				Logger:         logger,
 			})
@@ -43,6 +48,10 @@ interrupted. State is kept in --data-dir between runs.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "\nzeroflow dev is running on %s\n\n", dir)
+			for _, b := range stack.Brokers {
+				ns, name, _ := strings.Cut(b, "/")
+				fmt.Fprintf(out, "  broker   %s at %s\n", b, stack.Broker.Address(ns, name))
+			}
 			for _, a := range stack.Applied {
 				fmt.Fprintf(out, "  loaded   %s\n", a)
 			}
@@ -57,5 +66,6 @@ interrupted. State is kept in --data-dir between runs.`,
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".zeroflow", "where the dev stack keeps its state and kubeconfig")
+	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:8080", "the broker's ingress address")
 	return cmd
 }

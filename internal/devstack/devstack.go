@@ -1,6 +1,6 @@
 // Package devstack runs zeroflow without a cluster: the in-process
-// Kubernetes API with zeroflow's CRDs, loaded with a directory of manifests.
-// `zeroflow dev` and the end-to-end tests use it.
+// Kubernetes API with zeroflow's CRDs and the embedded broker, loaded with a
+// directory of manifests. `zeroflow dev` and the end-to-end tests use it.
 package devstack
 
 import (
@@ -8,14 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/broker"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/manifests"
@@ -25,8 +28,11 @@ import (
 type Options struct {
 	// Paths are manifest files or directories to load.
 	Paths []string
-	// DataDir keeps the API's state between runs.
+	// DataDir keeps the state between runs: the API in DataDir/api, the
+	// broker's events in DataDir/broker.
 	DataDir string
+	// BrokerAddr is the broker's ingress address (default 127.0.0.1:8080).
+	BrokerAddr string
 	// KubeconfigPath receives a kubeconfig for kubectl.
 	KubeconfigPath string
 	Logger         *slog.Logger
@@ -34,7 +40,10 @@ type Options struct {
 
 // Stack is a running dev stack.
 type Stack struct {
-	API *kubeapi.Server
+	API    *kubeapi.Server
+	Broker *broker.Broker
+	// Brokers lists the brokers served, as namespace/name.
+	Brokers []string
 	// Applied lists the objects loaded, as "Kind namespace/name".
 	Applied []string
 	// Skipped lists documents of kinds this version does not serve, with why.
@@ -58,6 +67,9 @@ func Load(paths ...string) ([]manifestfile.Object, []string, error) {
 		errs = append(errs, unjoin(err)...)
 	}
 	for _, d := range docs {
+		if d.APIVersion == eventingv1.SchemeGroupVersion.String() && (d.Kind == "Broker" || d.Kind == "Trigger") {
+			continue // served by the broker (broker.LoadConfig)
+		}
 		obj, err := manifestfile.Decode(d)
 		var unknown manifestfile.ErrUnknownKind
 		switch {
@@ -88,20 +100,38 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid manifests:\n%w", err)
 	}
+	routing, err := broker.LoadConfig(opts.Paths...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid broker manifests:\n%w", err)
+	}
+	routing.Brokers = withDefaultBroker(routing.Brokers)
 	crds, err := manifests.CRDs()
 	if err != nil {
 		return nil, err
 	}
-	api, err := kubeapi.Start(ctx, kubeapi.Options{DataDir: opts.DataDir, KubeconfigPath: opts.KubeconfigPath, CRDs: crds, Logger: logger})
+	api, err := kubeapi.Start(ctx, kubeapi.Options{DataDir: filepath.Join(opts.DataDir, "api"), KubeconfigPath: opts.KubeconfigPath, CRDs: crds, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
 	s := &Stack{API: api, Skipped: skipped}
 	defer func() {
 		if err != nil {
-			api.Stop()
+			s.Stop()
 		}
 	}()
+	brokerAddr := opts.BrokerAddr
+	if brokerAddr == "" {
+		brokerAddr = "127.0.0.1:8080"
+	}
+	if s.Broker, err = broker.Start(ctx, broker.Options{DataDir: filepath.Join(opts.DataDir, "broker"), Addr: brokerAddr, Logger: logger}); err != nil {
+		return nil, err
+	}
+	if err := s.Broker.Apply(ctx, routing); err != nil {
+		return nil, err
+	}
+	for _, b := range routing.Brokers {
+		s.Brokers = append(s.Brokers, b.Namespace+"/"+b.Name)
+	}
 	client, err := dynamic.NewForConfig(api.Config())
 	if err != nil {
 		return nil, fmt.Errorf("dev stack client: %w", err)
@@ -118,7 +148,29 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 }
 
 // Stop shuts the stack down.
-func (s *Stack) Stop() error { return s.API.Stop() }
+func (s *Stack) Stop() error {
+	var errs []error
+	if s.Broker != nil {
+		errs = append(errs, s.Broker.Close())
+		s.Broker = nil
+	}
+	if s.API != nil {
+		errs = append(errs, s.API.Stop())
+		s.API = nil
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaultBroker adds the broker default/default, which functions and
+// sensors send to unless told otherwise, when it is not declared.
+func withDefaultBroker(brokers []eventingv1.Broker) []eventingv1.Broker {
+	for _, b := range brokers {
+		if b.Namespace == DefaultNamespace && b.Name == "default" {
+			return brokers
+		}
+	}
+	return append(brokers, eventingv1.Broker{ObjectMeta: metav1.ObjectMeta{Namespace: DefaultNamespace, Name: "default"}})
+}
 
 // apply creates the object, or replaces the spec of the one that exists.
 func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object) (string, error) {

@@ -2,6 +2,8 @@ package devstack
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +56,7 @@ func TestRestartUpdatesWhatChanged(t *testing.T) {
 	}
 
 	write("first")
-	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: data})
+	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: data, BrokerAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestRestartUpdatesWhatChanged(t *testing.T) {
 	}
 
 	write("second")
-	s, err = Start(ctx, Options{Paths: []string{dir}, DataDir: data})
+	s, err = Start(ctx, Options{Paths: []string{dir}, DataDir: data, BrokerAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("restart: %v", err)
 	}
@@ -84,8 +86,64 @@ func TestStartRefusesInvalidManifestsBeforeStartingAnything(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(strings.Replace(template, "ENTRY", "nowhere", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Start(context.Background(), Options{Paths: []string{dir}, DataDir: t.TempDir()})
+	_, err := Start(context.Background(), Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), `spec.entrypoint: Not found: "nowhere"`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The stack's broker serves default/default and the Triggers of the
+// directory: an event posted to it reaches the Trigger's subscriber.
+func TestBrokerServesTheDirectorysTriggers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the API server and the broker")
+	}
+	got := make(chan string, 1)
+	sub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Ce-Id")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sub.Close()
+	dir := t.TempDir()
+	trigger := `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: to-sub}
+spec:
+  broker: default
+  filter: {attributes: {type: hello}}
+  subscriber: {uri: ` + sub.URL + `}
+`
+	if err := os.WriteFile(filepath.Join(dir, "trigger.yaml"), []byte(trigger), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if strings.Join(s.Brokers, ",") != "default/default" || len(s.Skipped) != 0 {
+		t.Errorf("brokers %v, skipped %v", s.Brokers, s.Skipped)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.Broker.Address("default", "default"), strings.NewReader("{}"))
+	for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "e1", "Ce-Source": "/test", "Ce-Type": "hello", "Content-Type": "application/json"} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("post: %d", resp.StatusCode)
+	}
+	select {
+	case id := <-got:
+		if id != "e1" {
+			t.Errorf("delivered %q", id)
+		}
+	case <-ctx.Done():
+		t.Fatal("the event did not reach the trigger's subscriber")
 	}
 }
