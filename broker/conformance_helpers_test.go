@@ -764,11 +764,6 @@ func closedURL(t *testing.T, path string) string {
 // ---------------------------------------------------------------------------
 // Waiting
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	waitUntilWithin(t, waitDeadline, what, cond)
-}
-
 func waitUntilWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
