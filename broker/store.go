@@ -11,6 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// publishTimeout bounds the wait for the store to acknowledge an event.
+const publishTimeout = 10 * time.Second
+
 // store is the durable log under the broker: an embedded NATS server with
 // JetStream on disk. Each broker is a stream; each trigger is a durable
 // consumer of its broker's stream.
@@ -53,7 +56,9 @@ func openStore(ctx context.Context, o storeOptions) (*store, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("start embedded nats in %s: not ready within 30s", o.dir)
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("zeroflow-broker"), nats.MaxReconnects(-1))
+	// No reconnect buffer: while the store is unreachable a publish must
+	// fail at once (503), not wait in a buffer with the producer's request.
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("zeroflow-broker"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1))
 	if err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
@@ -119,6 +124,13 @@ func (s *store) ensureStream(ctx context.Context, namespace, broker string, maxA
 // publish writes one event, with the HTTP headers that travel with it, and
 // returns once it is stored.
 func (s *store) publish(ctx context.Context, subj string, data []byte, header nats.Header) error {
+	if !s.nc.IsConnected() {
+		return fmt.Errorf("store event: the store is not connected (%s)", s.nc.Status())
+	}
+	// The store acks in well under a millisecond; a store that does not
+	// answer within this is down, and the producer hears so.
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
 	future, err := s.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data, Header: header})
 	if err != nil {
 		return fmt.Errorf("store event: %w", err)
