@@ -104,42 +104,34 @@ func materializeOne(f eventingv1.SubscriptionsAPIFilter) (eventfilter.Filter, er
 	}
 }
 
-// allFilter is Knative's all: the first FailFilter decides, else the last
-// child's result (NoFilter when empty).
-type allFilter []eventfilter.Filter
+// listFilter is Knative's all and any: the first child whose result is
+// decisive (FailFilter for all, PassFilter for any) decides; otherwise the
+// last child's result does (NoFilter when there are none).
+type listFilter struct {
+	children []eventfilter.Filter
+	decisive eventfilter.FilterResult
+}
 
-func (a allFilter) Filter(ctx context.Context, e cloudevents.Event) eventfilter.FilterResult {
+func allFilter(children []eventfilter.Filter) listFilter {
+	return listFilter{children: children, decisive: eventfilter.FailFilter}
+}
+
+func anyFilter(children []eventfilter.Filter) listFilter {
+	return listFilter{children: children, decisive: eventfilter.PassFilter}
+}
+
+func (l listFilter) Filter(ctx context.Context, e cloudevents.Event) eventfilter.FilterResult {
 	r := eventfilter.NoFilter
-	for _, f := range a {
-		if r = f.Filter(ctx, e); r == eventfilter.FailFilter {
+	for _, f := range l.children {
+		if r = f.Filter(ctx, e); r == l.decisive {
 			return r
 		}
 	}
 	return r
 }
 
-func (a allFilter) Cleanup() {
-	for _, f := range a {
-		f.Cleanup()
-	}
-}
-
-// anyFilter is Knative's any: the first PassFilter decides, else the last
-// child's result (NoFilter when empty).
-type anyFilter []eventfilter.Filter
-
-func (a anyFilter) Filter(ctx context.Context, e cloudevents.Event) eventfilter.FilterResult {
-	r := eventfilter.NoFilter
-	for _, f := range a {
-		if r = f.Filter(ctx, e); r == eventfilter.PassFilter {
-			return r
-		}
-	}
-	return r
-}
-
-func (a anyFilter) Cleanup() {
-	for _, f := range a {
+func (l listFilter) Cleanup() {
+	for _, f := range l.children {
 		f.Cleanup()
 	}
 }

@@ -27,28 +27,28 @@ func LoadConfig(paths ...string) (Config, error) {
 		if d.APIVersion != eventingv1.SchemeGroupVersion.String() {
 			continue
 		}
+		var err error
 		switch d.Kind {
 		case "Broker":
-			var br eventingv1.Broker
-			if err := yaml.UnmarshalStrict(d.Raw, &br); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %v", d.Source(), d.Ref(), err))
-				continue
-			}
-			if br.Namespace == "" {
-				br.Namespace = DefaultNamespace
-			}
-			cfg.Brokers = append(cfg.Brokers, br)
+			cfg.Brokers, err = decodeInto(d, cfg.Brokers, func(b *eventingv1.Broker) *string { return &b.Namespace })
 		case "Trigger":
-			var t eventingv1.Trigger
-			if err := yaml.UnmarshalStrict(d.Raw, &t); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %v", d.Source(), d.Ref(), err))
-				continue
-			}
-			if t.Namespace == "" {
-				t.Namespace = DefaultNamespace
-			}
-			cfg.Triggers = append(cfg.Triggers, t)
+			cfg.Triggers, err = decodeInto(d, cfg.Triggers, func(t *eventingv1.Trigger) *string { return &t.Namespace })
+		}
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// decodeInto decodes d strictly, defaults its namespace and appends it.
+func decodeInto[T any](d manifestfile.Document, list []T, namespace func(*T) *string) ([]T, error) {
+	var obj T
+	if err := yaml.UnmarshalStrict(d.Raw, &obj); err != nil {
+		return list, fmt.Errorf("%s: %s: %v", d.Source(), d.Ref(), err)
+	}
+	if ns := namespace(&obj); *ns == "" {
+		*ns = DefaultNamespace
+	}
+	return append(list, obj), nil
 }
