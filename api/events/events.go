@@ -1,0 +1,41 @@
+// Package events is zeroflow's CloudEvent contract: the event types, the
+// extension attributes that route them, and the data they carry. Functions,
+// sensors and the controller talk only through these events, over a Knative
+// Broker (or the embedded one).
+//
+// Extension names are lowercase alphanumerics, as CloudEvents requires and
+// Knative Trigger filters match.
+package events
+
+// Event types. A webhook or other source keeps its Argo type (the source
+// kind, e.g. "webhook").
+const (
+	// TypeDependency is a matched dependency, from a filter to its sensor.
+	TypeDependency = "dev.zeroflow.dependency"
+	// TypeWorkflowSubmit asks the controller to start a workflow.
+	TypeWorkflowSubmit = "dev.zeroflow.workflow.submit"
+	// TypeStepRun asks a function to run one attempt of a workflow step.
+	TypeStepRun = "dev.zeroflow.step.run"
+	// TypeStepResult is a function's reply to a step.run.
+	TypeStepResult = "dev.zeroflow.step.result"
+	// TypeWorkflowFinished carries the run record of a completed workflow.
+	TypeWorkflowFinished = "dev.zeroflow.workflow.finished"
+)
+
+// Extension attributes.
+const (
+	// ExtSensor names the sensor a dependency event is for.
+	ExtSensor = "zfsensor"
+	// ExtDependency names the dependency it satisfies.
+	ExtDependency = "zfdependency"
+	// ExtWorkflow names the workflow a step or run event belongs to.
+	ExtWorkflow = "zfworkflow"
+	// ExtNode is the node ID of a step event.
+	ExtNode = "zfnode"
+	// ExtAttempt is the 0-based attempt of a step event.
+	ExtAttempt = "zfattempt"
+	// ExtFunction routes a step.run to the function that runs it.
+	ExtFunction = "zffunction"
+	// ExtNamespace is the namespace of the sensor or workflow.
+	ExtNamespace = "zfnamespace"
+)

@@ -1,0 +1,46 @@
+package events
+
+import (
+	"time"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+)
+
+// StepRun is the data of a dev.zeroflow.step.run event: one attempt of a
+// leaf node, with its template resolved (every tag substituted, every input
+// given its value).
+type StepRun struct {
+	Workflow  string `json:"workflow"`
+	Namespace string `json:"namespace"`
+	UID       string `json:"uid"`
+	NodeID    string `json:"nodeID"`
+	Attempt   int32  `json:"attempt"`
+	// Template is the resolved leaf template.
+	Template v1alpha1.Template `json:"template"`
+	// Deadline, when set, is when the attempt times out.
+	Deadline *time.Time `json:"deadline,omitempty"`
+}
+
+// Parameters returns the resolved input parameters by name.
+func (r StepRun) Parameters() map[string]string {
+	out := make(map[string]string, len(r.Template.Inputs.Parameters))
+	for _, p := range r.Template.Inputs.Parameters {
+		out[p.Name] = p.ValueString()
+	}
+	return out
+}
+
+// StepResult is the data of a dev.zeroflow.step.result event.
+type StepResult struct {
+	// Phase is Succeeded, Failed or Error.
+	Phase   v1alpha1.NodePhase    `json:"phase"`
+	Message string                `json:"message,omitempty"`
+	Outputs *v1alpha1.NodeOutputs `json:"outputs,omitempty"`
+	// StartedAt and FinishedAt are the function's own timings.
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	// LogTail is the end of what the step logged through the SDK, bounded.
+	LogTail []string `json:"logTail,omitempty"`
+	// LogKey is where the whole log is in the artifact store, when stored.
+	LogKey string `json:"logKey,omitempty"`
+}

@@ -1,0 +1,5 @@
+package sdk
+
+import "os"
+
+func envSink() string { return os.Getenv("K_SINK") }

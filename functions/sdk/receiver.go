@@ -1,0 +1,96 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+)
+
+// receiver adapts a Handler to CloudEvents over HTTP, as a Knative
+// subscriber: the reply, if any, is written back in binary mode with 200;
+// no reply is 202; an error is its status (500 by default, so the broker
+// retries).
+type receiver struct {
+	h       Handler
+	sender  *Sender
+	logger  *slog.Logger
+	maxBody int64
+}
+
+func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST a CloudEvent", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, rc.maxBody)
+	msg := cehttp.NewMessageFromHttpRequest(r)
+	defer msg.Finish(nil)
+	ev, err := binding.ToEvent(r.Context(), msg)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			http.Error(w, "event too large", http.StatusRequestEntityTooLarge)
+		case errors.Is(err, binding.ErrUnknownEncoding):
+			http.Error(w, "not a CloudEvent", http.StatusBadRequest)
+		default:
+			http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
+		}
+		return
+	}
+	if err := ev.Validate(); err != nil {
+		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx := withRuntime(r.Context(), &runtime{sender: rc.sender, logger: rc.logger.With("eventID", ev.ID(), "eventType", ev.Type())})
+	reply, err := rc.h.Handle(ctx, *ev)
+	if err != nil {
+		code := statusOf(err)
+		rc.logger.Warn("handler failed", "eventID", ev.ID(), "code", code, "error", err)
+		http.Error(w, err.Error(), code)
+		return
+	}
+	if reply == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if err := reply.Validate(); err != nil {
+		rc.logger.Error("handler returned an invalid reply", "eventID", ev.ID(), "error", err)
+		http.Error(w, "the function returned an invalid reply: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if err := cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w); err != nil {
+		rc.logger.Error("write reply", "eventID", ev.ID(), "error", err)
+	}
+}
+
+// runtime is what a function sees of its surroundings.
+type runtime struct {
+	sender *Sender
+	logger *slog.Logger
+}
+
+type runtimeKey struct{}
+
+func withRuntime(ctx context.Context, rt *runtime) context.Context {
+	return context.WithValue(ctx, runtimeKey{}, rt)
+}
+
+func runtimeFrom(ctx context.Context) *runtime {
+	if rt, ok := ctx.Value(runtimeKey{}).(*runtime); ok {
+		return rt
+	}
+	return &runtime{sender: newSender(""), logger: slog.Default()}
+}
+
+// SenderFrom returns the sender to $K_SINK of the function serving ctx.
+func SenderFrom(ctx context.Context) *Sender { return runtimeFrom(ctx).sender }
+
+// Logger returns the logger of the event being handled. In a step, what is
+// logged through it is also captured into the step's result.
+func Logger(ctx context.Context) *slog.Logger { return runtimeFrom(ctx).logger }

@@ -1,0 +1,140 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Options configure a function's server. The zero value reads Knative's
+// contract from the environment: $PORT (default 8080) and $K_SINK.
+type Options struct {
+	// Addr is the listen address; default ":$PORT".
+	Addr string
+	// Listener, when set, is used instead of listening on Addr.
+	Listener net.Listener
+	// Sink is where Send delivers; default $K_SINK.
+	Sink string
+	// DrainTimeout bounds the wait for requests in flight on shutdown.
+	// Default 30s.
+	DrainTimeout time.Duration
+	// MaxBodyBytes bounds an incoming request; default 10 MiB.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Addr == "" {
+		port := os.Getenv("PORT")
+		if port == "" {
+			port = "8080"
+		}
+		o.Addr = ":" + port
+	}
+	if o.Sink == "" {
+		o.Sink = os.Getenv("K_SINK")
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 10 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+}
+
+// Main is the whole main of a CloudEvents function: it serves h until
+// SIGTERM or SIGINT, drains, and exits.
+func Main(h Handler) {
+	os.Exit(run(func(ctx context.Context) error { return Serve(ctx, h, Options{}) }))
+}
+
+// MainHTTP is Main for a function that serves plain HTTP (a source that
+// turns requests into events).
+func MainHTTP(h http.Handler) {
+	os.Exit(run(func(ctx context.Context) error { return ServeHTTP(ctx, h, Options{}) }))
+}
+
+func run(serve func(context.Context) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := serve(ctx); err != nil {
+		slog.Error("function stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// Serve serves h as a CloudEvents function until ctx ends, then drains.
+func Serve(ctx context.Context, h Handler, opts Options) error {
+	opts.setDefaults()
+	sender := newSender(opts.Sink)
+	return ServeHTTP(ctx, receiver{h: h, sender: sender, logger: opts.Logger, maxBody: opts.MaxBodyBytes}, opts)
+}
+
+// ServeHTTP serves a plain HTTP function with the health endpoints until ctx
+// ends, then drains: readiness turns 503, the listener closes, and requests
+// in flight finish (up to DrainTimeout).
+func ServeHTTP(ctx context.Context, h http.Handler, opts Options) error {
+	opts.setDefaults()
+	var draining atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health/readiness", func(w http.ResponseWriter, _ *http.Request) {
+		if draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("/health/liveness", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("/", h)
+
+	l := opts.Listener
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", opts.Addr); err != nil {
+			return fmt.Errorf("function: listen on %s: %w", opts.Addr, err)
+		}
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	opts.Logger.Info("function serving", "addr", l.Addr().String(), "sink", opts.Sink)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("function: serve: %w", err)
+	case <-ctx.Done():
+	}
+	draining.Store(true)
+	drainCtx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		return fmt.Errorf("function: drain: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	opts.Logger.Info("function drained")
+	return nil
+}
+
+// Port is the port a function serves on, from $PORT (default 8080).
+func Port() int {
+	p, err := strconv.Atoi(os.Getenv("PORT"))
+	if err != nil || p <= 0 {
+		return 8080
+	}
+	return p
+}
