@@ -22,6 +22,8 @@ func AddToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(SchemeGroupVersion,
 		&Workflow{}, &WorkflowList{},
 		&WorkflowTemplate{}, &WorkflowTemplateList{},
+		&EventSource{}, &EventSourceList{},
+		&Sensor{}, &SensorList{},
 	)
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
 	return nil

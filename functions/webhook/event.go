@@ -1,0 +1,148 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/expr-lang/expr"
+)
+
+// Data is an event's data: Argo's {header, body, metadata}.
+type Data struct {
+	Header   http.Header       `json:"header"`
+	Body     json.RawMessage   `json:"body"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// toEvent turns a request into the event to send. keep is false when the
+// route's filter drops it; code is not 0 when the request is refused.
+func (w *Webhook) toEvent(r *http.Request, rt *route) (ev event.Event, keep bool, code int, msg string) {
+	max := rt.spec.MaxPayload()
+	if isCloudEvent(r) {
+		// An incoming CloudEvent passes through with its attributes and
+		// extensions (Argo re-wraps it and loses them).
+		r.Body = http.MaxBytesReader(nil, r.Body, max)
+		e, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
+		if err != nil {
+			if tooLarge(err) {
+				return ev, false, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", max)
+			}
+			return ev, false, http.StatusBadRequest, "malformed CloudEvent: " + err.Error()
+		}
+		if err := e.Validate(); err != nil {
+			return ev, false, http.StatusBadRequest, "invalid CloudEvent: " + err.Error()
+		}
+		return *e, true, 0, ""
+	}
+	body, code, msg := readBody(r, max)
+	if code != 0 {
+		return ev, false, code, msg
+	}
+	header := r.Header.Clone()
+	if _, ok := header["Authorization"]; ok {
+		header["Authorization"] = []string{maskedAuth}
+	}
+	data := Data{Header: header, Body: body, Metadata: rt.spec.Metadata}
+	if rt.filter != nil {
+		ok, err := runFilter(rt, data)
+		if err != nil {
+			w.opts.Logger.Warn("webhook filter failed; event dropped", "eventsource", w.source.Name, "event", rt.name, "error", err)
+		}
+		if !ok {
+			return ev, false, 0, ""
+		}
+	}
+	ev = event.New()
+	ev.SetID(newID())
+	ev.SetType(EventType)
+	ev.SetSource(w.source.Name)
+	ev.SetSubject(rt.name)
+	ev.SetTime(time.Now().UTC())
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return ev, false, http.StatusBadRequest, "encode event data: " + err.Error()
+	}
+	if err := ev.SetData(event.ApplicationJSON, raw); err != nil {
+		return ev, false, http.StatusBadRequest, "encode event data: " + err.Error()
+	}
+	ev.DataBase64 = false
+	return ev, true, 0, ""
+}
+
+func isCloudEvent(r *http.Request) bool {
+	if r.Header.Get("Ce-Specversion") != "" {
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/cloudevents+json"
+}
+
+// readBody gives Argo's body: the query of a GET or DELETE, the fields of a
+// form post, else the request body, which must be JSON.
+func readBody(r *http.Request, max int64) (json.RawMessage, int, string) {
+	switch r.Method {
+	case http.MethodGet, http.MethodDelete:
+		b, _ := json.Marshal(r.URL.Query())
+		return b, 0, ""
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, max)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		if err := r.ParseForm(); err != nil {
+			if tooLarge(err) {
+				return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", max)
+			}
+			return nil, http.StatusBadRequest, "malformed form body: " + err.Error()
+		}
+		b, _ := json.Marshal(r.PostForm)
+		return b, 0, ""
+	}
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		if tooLarge(err) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", max)
+		}
+		return nil, http.StatusBadRequest, "read body: " + err.Error()
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, http.StatusBadRequest, "empty body: send a JSON document"
+	}
+	if !json.Valid(raw) {
+		var v any
+		err := json.Unmarshal(raw, &v)
+		return nil, http.StatusBadRequest, "malformed JSON body: " + err.Error()
+	}
+	return raw, 0, ""
+}
+
+func tooLarge(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb)
+}
+
+// runFilter evaluates the route's filter over header, body and metadata.
+func runFilter(rt *route, d Data) (bool, error) {
+	var body any
+	if err := json.Unmarshal(d.Body, &body); err != nil {
+		return false, err
+	}
+	header := make(map[string]any, len(d.Header))
+	for k, v := range d.Header {
+		header[k] = v
+	}
+	out, err := expr.Run(rt.filter, map[string]any{"header": header, "body": body, "metadata": d.Metadata})
+	if err != nil {
+		return false, fmt.Errorf("filter %q: %w", rt.spec.Filter.Expression, err)
+	}
+	ok, _ := out.(bool)
+	return ok, nil
+}

@@ -1,0 +1,177 @@
+// Package webhook is the webhook source: it turns HTTP requests into
+// CloudEvents on a broker, as Argo Events' webhook EventSource does, as a
+// scale-to-zero function. Each request is handled on its own (Argo pushes
+// every request of an endpoint through one channel, one at a time), and the
+// caller hears 200 only once the broker has accepted the event.
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/secrets"
+)
+
+// EventType is the type of the events a webhook makes: the source kind,
+// as in Argo.
+const EventType = "webhook"
+
+// Options are what a webhook needs from its surroundings.
+type Options struct {
+	// Send delivers an event to the broker and returns once it is accepted.
+	Send func(ctx context.Context, e event.Event) error
+	// Secrets resolves authSecret.
+	Secrets secrets.Resolver
+	Logger  *slog.Logger
+}
+
+// Webhook serves the webhook events of one EventSource.
+type Webhook struct {
+	source *v1alpha1.EventSource
+	opts   Options
+	// routes by port, then endpoint, then method.
+	routes map[string]map[string]map[string]*route
+}
+
+// route is one webhook event.
+type route struct {
+	name   string
+	spec   v1alpha1.WebhookEventSource
+	filter *vm.Program
+}
+
+// New prepares the webhook events of es. es must have passed validation;
+// a filter that does not compile is still an error here.
+func New(es *v1alpha1.EventSource, opts Options) (*Webhook, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = secrets.Local{}
+	}
+	w := &Webhook{source: es, opts: opts, routes: map[string]map[string]map[string]*route{}}
+	for name, spec := range es.Spec.Webhook {
+		r := &route{name: name, spec: spec}
+		if spec.Filter != nil && spec.Filter.Expression != "" {
+			p, err := expr.Compile(spec.Filter.Expression, expr.AsBool(), expr.AllowUndefinedVariables())
+			if err != nil {
+				return nil, fmt.Errorf("eventsource %s: webhook %s: filter: %w", es.Name, name, err)
+			}
+			r.filter = p
+		}
+		byEndpoint := w.routes[spec.Port]
+		if byEndpoint == nil {
+			byEndpoint = map[string]map[string]*route{}
+			w.routes[spec.Port] = byEndpoint
+		}
+		if byEndpoint[spec.Endpoint] == nil {
+			byEndpoint[spec.Endpoint] = map[string]*route{}
+		}
+		byEndpoint[spec.Endpoint][spec.Method] = r
+	}
+	return w, nil
+}
+
+// Handler serves every event of the EventSource on one port, as a Knative
+// Service does.
+func (w *Webhook) Handler() http.Handler {
+	all := map[string]map[string]*route{}
+	for _, byEndpoint := range w.routes {
+		for endpoint, byMethod := range byEndpoint {
+			if all[endpoint] == nil {
+				all[endpoint] = map[string]*route{}
+			}
+			for m, r := range byMethod {
+				all[endpoint][m] = r
+			}
+		}
+	}
+	return w.handler(all)
+}
+
+// PortHandlers returns a handler for each declared port, serving the
+// events declared on it, as `zeroflow dev` listens.
+func (w *Webhook) PortHandlers() map[string]http.Handler {
+	out := make(map[string]http.Handler, len(w.routes))
+	for port, byEndpoint := range w.routes {
+		out[port] = w.handler(byEndpoint)
+	}
+	return out
+}
+
+func (w *Webhook) handler(routes map[string]map[string]*route) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			respond(rw, http.StatusOK, "OK")
+			return
+		}
+		byMethod, ok := routes[r.URL.Path]
+		if !ok {
+			respond(rw, http.StatusNotFound, fmt.Sprintf("no webhook at %s", r.URL.Path))
+			return
+		}
+		rt, ok := byMethod[r.Method]
+		if !ok {
+			methods := make([]string, 0, len(byMethod))
+			for m := range byMethod {
+				methods = append(methods, m)
+			}
+			sort.Strings(methods)
+			rw.Header().Set("Allow", strings.Join(methods, ", "))
+			respond(rw, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed at %s: use %s", r.Method, r.URL.Path, strings.Join(methods, " or ")))
+			return
+		}
+		w.serve(rw, r, rt)
+	})
+}
+
+// serve handles one request for one webhook event.
+func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
+	ctx := r.Context()
+	if code, msg := w.authorize(ctx, r, rt); code != 0 {
+		respond(rw, code, msg)
+		return
+	}
+	ev, keep, code, msg := w.toEvent(r, rt)
+	if code != 0 {
+		respond(rw, code, msg)
+		return
+	}
+	if !keep {
+		// Argo answers success for a filtered-out request, so that a sender
+		// does not retry what it cannot change.
+		respond(rw, http.StatusOK, "success")
+		return
+	}
+	if err := w.opts.Send(ctx, ev); err != nil {
+		w.opts.Logger.Warn("webhook event not accepted by the broker", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
+		rw.Header().Set("Retry-After", "1")
+		respond(rw, http.StatusServiceUnavailable, "the event was not accepted by the broker; nothing was recorded, retry: "+err.Error())
+		return
+	}
+	respond(rw, http.StatusOK, "success")
+}
+
+func respond(rw http.ResponseWriter, code int, msg string) {
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rw.WriteHeader(code)
+	_, _ = rw.Write([]byte(msg))
+}
+
+// newID is Argo's event id: 32 hex characters.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
