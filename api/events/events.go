@@ -38,4 +38,10 @@ const (
 	ExtFunction = "zffunction"
 	// ExtNamespace is the namespace of the sensor or workflow.
 	ExtNamespace = "zfnamespace"
+	// ExtEventSource names the EventSource an event came in through, and
+	// ExtEvent the event of that EventSource. Sensor dependencies route on
+	// them, so that an incoming CloudEvent, which keeps its own source
+	// and subject, is matched like the events a source makes.
+	ExtEventSource = "zfeventsource"
+	ExtEvent       = "zfevent"
 )

@@ -42,6 +42,13 @@ type EventSourceSpec struct {
 	// Webhook events: HTTP requests on an endpoint.
 	// +optional
 	Webhook map[string]WebhookEventSource `json:"webhook,omitempty"`
+	// Template holds settings of the source's function.
+	// +optional
+	Template *ServiceTemplate `json:"template,omitempty"`
+	// Replicas is accepted for Argo compatibility and ignored: Knative
+	// scales the source from zero with its load.
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
 }
 
 // BrokerName is the broker the events go to.

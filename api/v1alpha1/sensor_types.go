@@ -51,6 +51,13 @@ type SensorSpec struct {
 	// LoggingFields are added to every log line of the sensor.
 	// +optional
 	LoggingFields map[string]string `json:"loggingFields,omitempty"`
+	// Template holds settings of the sensor's function.
+	// +optional
+	Template *ServiceTemplate `json:"template,omitempty"`
+	// Replicas is accepted for Argo compatibility and ignored: Knative
+	// scales the sensor from zero with its load.
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
 }
 
 // BrokerName is the broker the sensor uses.
@@ -235,7 +242,11 @@ type TriggerTemplate struct {
 	// +optional
 	ConditionsReset []ConditionsResetCriteria `json:"conditionsReset,omitempty"`
 
-	// ArgoWorkflow submits or controls a zeroflow Workflow.
+	// Workflow submits or controls a zeroflow Workflow.
+	// +optional
+	Workflow *WorkflowTrigger `json:"workflow,omitempty"`
+	// ArgoWorkflow is Argo's name for Workflow, accepted so that Argo
+	// sensors port unchanged; set one of the two.
 	// +optional
 	ArgoWorkflow *WorkflowTrigger `json:"argoWorkflow,omitempty"`
 	// K8s creates, updates, patches or deletes any object.
@@ -253,6 +264,14 @@ type TriggerTemplate struct {
 	// Slack posts to a Slack incoming webhook.
 	// +optional
 	Slack *SlackTrigger `json:"slack,omitempty"`
+}
+
+// WorkflowTrigger returns the workflow trigger under either of its names.
+func (t *TriggerTemplate) WorkflowTrigger() *WorkflowTrigger {
+	if t.Workflow != nil {
+		return t.Workflow
+	}
+	return t.ArgoWorkflow
 }
 
 // ConditionsResetCriteria is when the partial state is cleared.
@@ -471,20 +490,22 @@ type StatusPolicy struct {
 	Allow []int32 `json:"allow"`
 }
 
-// EventBackoff is Argo Events' retry strategy.
+// EventBackoff is Argo Events' retry strategy. A trigger without one runs
+// once, as in Argo.
 type EventBackoff struct {
 	// Steps is the number of attempts; default 5.
 	// +optional
 	Steps int32 `json:"steps,omitempty"`
-	// Duration is the first wait, e.g. "1s"; default 1s.
+	// Duration is the first wait: a Go duration like "1s", or, as in
+	// Argo, an integer number of nanoseconds; default 1s.
 	// +optional
-	Duration string `json:"duration,omitempty"`
+	Duration *AnyString `json:"duration,omitempty"`
 	// Factor multiplies the wait after each attempt; default 1.
 	// +optional
-	Factor string `json:"factor,omitempty"`
+	Factor *AnyString `json:"factor,omitempty"`
 	// Jitter adds up to jitter×wait at random; default 1.
 	// +optional
-	Jitter string `json:"jitter,omitempty"`
+	Jitter *AnyString `json:"jitter,omitempty"`
 }
 
 // RateLimit spaces a trigger's executions.
@@ -517,16 +538,33 @@ type TriggerStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Dependencies []DependencyStatus `json:"dependencies,omitempty"`
-	// LastFiredAt is when the trigger last fired.
+	// Pending are firings claimed but not yet done: their conditions held,
+	// and the trigger is running or failed and waits for the broker to
+	// deliver one of their events again.
+	// +optional
+	Pending []FiringStatus `json:"pending,omitempty"`
+	// LastFiredAt is when the trigger last ran successfully.
 	// +optional
 	LastFiredAt *metav1.Time `json:"lastFiredAt,omitempty"`
 	// LastResetAt is when conditionsReset last cleared the state.
 	// +optional
 	LastResetAt *metav1.Time `json:"lastResetAt,omitempty"`
-	// RecentFirings are the event sets the trigger fired for lately, so
-	// that an event delivered again does not fire it twice.
+	// RecentEvents are keys of the events the latest firings consumed, so
+	// that an event delivered again does not fire the trigger twice.
 	// +optional
-	RecentFirings []string `json:"recentFirings,omitempty"`
+	RecentEvents []string `json:"recentEvents,omitempty"`
+}
+
+// FiringStatus is a firing: the events that satisfied the conditions.
+type FiringStatus struct {
+	// Key identifies the set of events; what the firing makes is named
+	// after it.
+	Key string `json:"key"`
+	// ClaimedAt is when the conditions held.
+	ClaimedAt metav1.Time `json:"claimedAt"`
+	// +listType=map
+	// +listMapKey=name
+	Dependencies []DependencyStatus `json:"dependencies"`
 }
 
 // DependencyStatus is a satisfied dependency.
@@ -536,6 +574,8 @@ type DependencyStatus struct {
 	SatisfiedAt metav1.Time `json:"satisfiedAt"`
 	// EventID is that event's id.
 	EventID string `json:"eventID"`
+	// EventKey identifies the event (a hash of its source and id).
+	EventKey string `json:"eventKey"`
 	// Event is that event, as structured CloudEvent JSON.
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object

@@ -47,7 +47,7 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	ctx := withRuntime(r.Context(), &runtime{sender: rc.sender, logger: rc.logger.With("eventID", ev.ID(), "eventType", ev.Type())})
+	ctx := withRuntime(r.Context(), &runtime{sender: rc.sender, logger: rc.logger.With("eventID", ev.ID(), "eventType", ev.Type()), path: r.URL.Path})
 	reply, err := rc.h.Handle(ctx, *ev)
 	if err != nil {
 		code := statusOf(err)
@@ -73,6 +73,9 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type runtime struct {
 	sender *Sender
 	logger *slog.Logger
+	// path is the request's URL path: one function can serve several
+	// subscriptions, each with its own path in its Trigger's subscriber.
+	path string
 }
 
 type runtimeKey struct{}
@@ -90,6 +93,9 @@ func runtimeFrom(ctx context.Context) *runtime {
 
 // SenderFrom returns the sender to $K_SINK of the function serving ctx.
 func SenderFrom(ctx context.Context) *Sender { return runtimeFrom(ctx).sender }
+
+// RequestPath returns the URL path the event was delivered to.
+func RequestPath(ctx context.Context) string { return runtimeFrom(ctx).path }
 
 // Logger returns the logger of the event being handled. In a step, what is
 // logged through it is also captured into the step's result.

@@ -19,6 +19,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
@@ -154,6 +155,8 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
 		respond(rw, http.StatusOK, "success")
 		return
 	}
+	ev.SetExtension(events.ExtEventSource, w.source.Name)
+	ev.SetExtension(events.ExtEvent, rt.name)
 	if err := w.opts.Send(ctx, ev); err != nil {
 		w.opts.Logger.Warn("webhook event not accepted by the broker", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
 		rw.Header().Set("Retry-After", "1")

@@ -256,6 +256,10 @@ func TestQueryFormAndCloudEventBodies(t *testing.T) {
 	if e.ID() != "upstream-7" || e.Source() != "/billing" || e.Type() != "invoice.paid" || e.Extensions()["tenant"] != "acme" || string(e.Data()) != `{"x":1}` {
 		t.Errorf("the CloudEvent did not pass through unchanged: %v", e)
 	}
+	// Routing extensions are added so that sensor dependencies match it.
+	if e.Extensions()["zfeventsource"] != "workflow-a-webhook" || e.Extensions()["zfevent"] != "workflowA" {
+		t.Errorf("routing extensions: %v", e.Extensions())
+	}
 }
 
 func TestFilterDropsButAnswersSuccess(t *testing.T) {

@@ -1,0 +1,75 @@
+package sensor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+)
+
+// store keeps a sensor's partial state in its status, with optimistic
+// concurrency: every change is a read, a change and a write that fails if
+// someone else wrote in between, and is then redone on what they wrote.
+type store struct {
+	sensors   dynamic.ResourceInterface
+	name      string
+	namespace string
+}
+
+// sensorsResource is the Sensor API resource.
+var sensorsResource = v1alpha1.SchemeGroupVersion.WithResource("sensors")
+
+func newStore(client dynamic.Interface, s *v1alpha1.Sensor) *store {
+	return &store{sensors: client.Resource(sensorsResource).Namespace(s.Namespace), name: s.Name, namespace: s.Namespace}
+}
+
+// conflictBackoff spaces the retries of a write that lost a race; several
+// instances of a sensor may take events at once.
+var conflictBackoff = wait.Backoff{Steps: 30, Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: time.Second}
+
+func (s *store) get(ctx context.Context) (*unstructured.Unstructured, *v1alpha1.SensorStatus, error) {
+	u, err := s.sensors.Get(ctx, s.name, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read sensor %s/%s: %w", s.namespace, s.name, err)
+	}
+	st := &v1alpha1.SensorStatus{}
+	if raw, ok := u.Object["status"].(map[string]any); ok {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, st); err != nil {
+			return nil, nil, fmt.Errorf("read sensor %s/%s status: %w", s.namespace, s.name, err)
+		}
+	}
+	return u, st, nil
+}
+
+// mutate applies change to the status and writes it, redoing both on a
+// conflict. change returns false when it changed nothing, and nothing is
+// written.
+func (s *store) mutate(ctx context.Context, change func(st *v1alpha1.SensorStatus) (bool, error)) error {
+	return retry.RetryOnConflict(conflictBackoff, func() error {
+		u, st, err := s.get(ctx)
+		if err != nil {
+			return err
+		}
+		changed, err := change(st)
+		if err != nil || !changed {
+			return err
+		}
+		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(st)
+		if err != nil {
+			return fmt.Errorf("write sensor %s/%s status: %w", s.namespace, s.name, err)
+		}
+		u.Object["status"] = raw
+		if _, err := s.sensors.UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("write sensor %s/%s status: %w", s.namespace, s.name, err)
+		}
+		return nil
+	})
+}
