@@ -30,5 +30,8 @@ func (d Dependency) Matched() (event.Event, error) {
 	if err := json.Unmarshal(d.Event, &ev); err != nil {
 		return ev, fmt.Errorf("decode matched event: %w", err)
 	}
+	if err := ev.Validate(); err != nil {
+		return ev, fmt.Errorf("decode matched event: %w", err)
+	}
 	return ev, nil
 }

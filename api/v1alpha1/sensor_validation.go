@@ -19,7 +19,7 @@ import (
 // that name known dependencies, one kind per trigger, cron schedules, time
 // windows and durations. Filters and parameters are compiled, and so
 // checked, by the packages that run them (functions/filter,
-// functions/sensor/params); functions/sensor.Compile runs all of it.
+// functions/sensor/params); functions/sensor.Validate runs all of it.
 func ValidateSensor(s *Sensor) field.ErrorList {
 	spec := field.NewPath("spec")
 	var errs field.ErrorList
@@ -94,8 +94,10 @@ func validateOperator(op LogicalOperator, p *field.Path) field.ErrorList {
 // ParseTimeOfDay parses the "HH:MM:SS" of a time filter into the offset
 // from midnight.
 func ParseTimeOfDay(s string) (time.Duration, error) {
-	t, err := time.Parse("15:04:05", s)
-	if err != nil {
+	// time.Parse alone would take "9:05:00", which the filter function
+	// (functions/filter) refuses: Argo's format is fixed width.
+	t, err := time.Parse(time.TimeOnly, s)
+	if err != nil || len(s) != len(time.TimeOnly) {
 		return 0, fmt.Errorf("%q is not a time of day HH:MM:SS", s)
 	}
 	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second, nil
@@ -141,11 +143,13 @@ func validateTrigger(t *Trigger, deps map[string]bool, p *field.Path) field.Erro
 			errs = append(errs, field.Required(rp.Child("byTime"), "the only reset criterion is byTime"))
 			continue
 		}
-		if _, err := ParseResetSchedule(r.ByTime); err != nil {
-			errs = append(errs, field.Invalid(rp.Child("byTime"), r.ByTime.Cron, err.Error()))
+		if _, err := time.LoadLocation(r.ByTime.Timezone); err != nil {
+			errs = append(errs, field.Invalid(rp.Child("byTime", "timezone"), r.ByTime.Timezone, "not an IANA time zone, e.g. Asia/Seoul"))
+		} else if _, err := ParseResetSchedule(r.ByTime); err != nil {
+			errs = append(errs, field.Invalid(rp.Child("byTime", "cron"), r.ByTime.Cron, err.Error()))
 		}
 	}
-	errs = append(errs, validateTriggerKind(tt, tp)...)
+	errs = append(errs, validateTriggerKind(tt, t.Parameters, tp)...)
 	if t.RetryStrategy != nil {
 		if _, err := t.RetryStrategy.Parse(); err != nil {
 			errs = append(errs, field.Invalid(p.Child("retryStrategy"), *t.RetryStrategy, err.Error()))
@@ -186,7 +190,13 @@ func validateConditions(conditions string, deps map[string]bool, p *field.Path) 
 		return field.ErrorList{field.Invalid(p, conditions, "conditions combine dependency names with &&, || and parentheses, e.g. \"(a || b) && c\"")}
 	}
 	var errs field.ErrorList
+	// A name used twice is one mistake, reported once.
+	seen := map[expression.Operand]bool{}
 	for _, o := range d.Operands {
+		if seen[o] {
+			continue
+		}
+		seen[o] = true
 		if o.Result != expression.ResultBare {
 			errs = append(errs, field.Invalid(p, conditions, fmt.Sprintf("%s: conditions name dependencies only, without a result", o)))
 			continue
@@ -198,7 +208,11 @@ func validateConditions(conditions string, deps map[string]bool, p *field.Path) 
 	return errs
 }
 
-func validateTriggerKind(tt *TriggerTemplate, p *field.Path) field.ErrorList {
+// validateTriggerKind checks the kind that is set. params are the
+// trigger-level parameters: Argo applies them to the template, so that dest
+// "http.url" sets the URL at run time and the URL written may be a
+// placeholder.
+func validateTriggerKind(tt *TriggerTemplate, params []TriggerParameter, p *field.Path) field.ErrorList {
 	var kinds []string
 	var errs field.ErrorList
 	if tt.Workflow != nil && tt.ArgoWorkflow != nil {
@@ -214,14 +228,14 @@ func validateTriggerKind(tt *TriggerTemplate, p *field.Path) field.ErrorList {
 	}
 	if tt.HTTP != nil {
 		kinds = append(kinds, "http")
-		errs = append(errs, validateHTTPTrigger(tt.HTTP, p.Child("http"))...)
+		errs = append(errs, validateHTTPTrigger(tt.HTTP, hasDest(params, "http.url"), p.Child("http"))...)
 	}
 	if tt.Log != nil {
 		kinds = append(kinds, "log")
 	}
 	if tt.CloudEvent != nil {
 		kinds = append(kinds, "cloudEvent")
-		errs = append(errs, validateCloudEventTrigger(tt.CloudEvent, p.Child("cloudEvent"))...)
+		errs = append(errs, validateCloudEventTrigger(tt.CloudEvent, hasDest(params, "cloudEvent.url"), p.Child("cloudEvent"))...)
 	}
 	if tt.Slack != nil {
 		kinds = append(kinds, "slack")
@@ -281,9 +295,11 @@ func validateK8sTrigger(k *K8sTrigger, p *field.Path) field.ErrorList {
 	return errs
 }
 
-func validateHTTPTrigger(h *HTTPTrigger, p *field.Path) field.ErrorList {
+// validateHTTPTrigger checks h; urlSet says a trigger-level parameter sets
+// the URL.
+func validateHTTPTrigger(h *HTTPTrigger, urlSet bool, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if !hasDest(h.Parameters, "url") {
+	if !urlSet && !hasDest(h.Parameters, "url") {
 		errs = append(errs, validateHTTPURL(h.URL, p.Child("url"))...)
 	}
 	switch strings.ToUpper(h.Method) {
@@ -331,12 +347,14 @@ func validateHTTPURL(raw string, p *field.Path) field.ErrorList {
 	return nil
 }
 
-func validateCloudEventTrigger(c *CloudEventTrigger, p *field.Path) field.ErrorList {
+// validateCloudEventTrigger checks c; urlSet says a trigger-level parameter
+// sets the URL.
+func validateCloudEventTrigger(c *CloudEventTrigger, urlSet bool, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if c.Type == "" {
 		errs = append(errs, field.Required(p.Child("type"), "the CloudEvent type to send"))
 	}
-	if c.URL != "" {
+	if c.URL != "" && !urlSet {
 		errs = append(errs, validateHTTPURL(c.URL, p.Child("url"))...)
 	}
 	for name := range c.Extensions {

@@ -22,13 +22,24 @@ import (
 // dev and the sensor at start all use it.
 func Validate(s *v1alpha1.Sensor) field.ErrorList {
 	errs := v1alpha1.ValidateSensor(s)
+	// ValidateSensor already checks the time window and the logical
+	// operators, with the bad value; filter.Compile checks them again, and
+	// one mistake should be one error.
+	reported := map[string]bool{}
+	for _, e := range errs {
+		reported[e.Field] = true
+	}
 	deps := map[string]bool{}
 	spec := field.NewPath("spec")
 	for i := range s.Spec.Dependencies {
 		d := &s.Spec.Dependencies[i]
 		deps[d.Name] = true
 		if _, err := filter.Compile(d); err != nil {
-			errs = append(errs, lineErrors(spec.Child("dependencies").Index(i).String()+".", err)...)
+			for _, e := range lineErrors(spec.Child("dependencies").Index(i).String()+".", err) {
+				if !reported[e.Field] {
+					errs = append(errs, e)
+				}
+			}
 		}
 	}
 	for i := range s.Spec.Triggers {
@@ -80,6 +91,13 @@ func lineErrors(prefix string, err error) field.ErrorList {
 	var out field.ErrorList
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if line == "" {
+			continue
+		}
+		// expr-lang's errors go on with the expression and a caret under
+		// the fault, on lines that start with a space: they belong to the
+		// error above, and have no path of their own.
+		if len(out) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			out[len(out)-1].Detail += "\n" + line
 			continue
 		}
 		path, detail, ok := strings.Cut(line, ": ")

@@ -22,9 +22,12 @@ func newDevCommand() *cobra.Command {
 		Long: `dev starts a real Kubernetes API in-process (with an embedded etcd) and
 loads the manifests of DIR (default: the current directory) into it, and runs
 the embedded broker (the Knative Broker data plane) with the Brokers and
-Triggers of DIR plus the broker default/default. It writes a kubeconfig so
-that kubectl works against the API, and runs until interrupted. State is
-kept in --data-dir between runs.`,
+Triggers of DIR plus the broker default/default. Each EventSource's webhooks
+listen on their own ports, and each Sensor's filter and sensor functions run
+behind the broker, routed by the Triggers zeroflow render would make. It
+writes a kubeconfig so that kubectl works against the API, and runs until
+interrupted. State, including what sensors wait for, is kept in --data-dir
+between runs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -55,11 +58,14 @@ kept in --data-dir between runs.`,
 			for _, a := range stack.Applied {
 				fmt.Fprintf(out, "  loaded   %s\n", a)
 			}
+			for _, e := range stack.Endpoints {
+				fmt.Fprintf(out, "  %s\n", e)
+			}
 			for _, s := range stack.Skipped {
 				fmt.Fprintf(out, "  not run  %s\n", s)
 			}
 			abs, _ := filepath.Abs(kubeconfig)
-			fmt.Fprintf(out, "\nLook at it with kubectl:\n  export KUBECONFIG=%s\n  kubectl get workflowtemplates,workflows\n\nPress Ctrl-C to stop.\n", abs)
+			fmt.Fprintf(out, "\nLook at it with kubectl:\n  export KUBECONFIG=%s\n  kubectl get workflowtemplates,workflows,eventsources,sensors\n  kubectl get sensor NAME -o yaml   # status: what each trigger waits for\n\nPress Ctrl-C to stop.\n", abs)
 			<-ctx.Done()
 			fmt.Fprintln(out, "stopping")
 			return stack.Stop()

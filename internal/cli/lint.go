@@ -17,10 +17,12 @@ func newLintCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "lint PATH...",
 		Short: "Validate zeroflow manifests (files or directories)",
-		Long: `lint checks Workflows and WorkflowTemplates as the API server and the
-controller would: the schema, plus what it cannot express (dependency cycles,
-unknown templates and tasks, bad expressions and tags). Every error names its
-file, line and field path. The exit status is 1 when anything is wrong.`,
+		Long: `lint checks Workflows, WorkflowTemplates, EventSources and Sensors as the
+API server, the controller and the sensor would: the schema, plus what it
+cannot express (dependency cycles, unknown templates and tasks, bad
+expressions and tags, sensor conditions, filters and trigger parameters).
+Every error names its file, line and field path. The exit status is 1 when
+anything is wrong.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			objs, skipped, err := devstack.Load(args...)

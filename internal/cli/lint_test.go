@@ -53,3 +53,66 @@ func TestLintNeedsAPath(t *testing.T) {
 		t.Errorf("exit %d: %s", code, out)
 	}
 }
+
+func TestLintChecksEventSourcesAndSensors(t *testing.T) {
+	code, out := run("lint", "testdata/lint/good/events.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"ok: testdata/lint/good/events.yaml:1: EventSource hooks",
+		"ok: testdata/lint/good/events.yaml:11: Sensor deploy-main",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "skipped") {
+		t.Errorf("EventSource and Sensor are zeroflow kinds, yet lint skipped one:\n%s", out)
+	}
+}
+
+// An invalid Sensor is refused with its file, line, object and the field
+// path of each problem: structural ones, and those of its filters and
+// parameters, which the sensor would only find when it starts.
+func TestLintRejectsAnInvalidSensor(t *testing.T) {
+	code, out := run("lint", "testdata/lint/bad/sensor.yaml")
+	if code == 0 {
+		t.Fatalf("exit 0 for an invalid Sensor:\n%s", out)
+	}
+	for _, want := range []string{
+		`error: testdata/lint/bad/sensor.yaml:1: Sensor broken: spec.triggers[0].template.conditions: Invalid value: "push && approved": "approved" is not a dependency of this sensor`,
+		`error: testdata/lint/bad/sensor.yaml:1: Sensor broken: spec.dependencies[0].filters.data[0].value[0]: Invalid value: invalid regular expression "(main"`,
+		`error: testdata/lint/bad/sensor.yaml:1: Sensor broken: spec.triggers[0].template.http.payload[0].src.dependencyName: Invalid value: "approval" is not a dependency of the sensor`,
+		`error: testdata/lint/bad/sensor.yaml:25: Sensor idle: spec.triggers[0].template: Required value: set one trigger kind`,
+		"4 problem(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ok: ") {
+		t.Errorf("an invalid Sensor was reported ok:\n%s", out)
+	}
+}
+
+// The example that `make run` serves must lint clean, its EventSource and
+// Sensor included.
+func TestLintAcceptsTheLogPipelineExample(t *testing.T) {
+	code, out := run("lint", "../../examples/log-pipeline")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"ok: ../../examples/log-pipeline/eventsource.yaml:1: EventSource workflow-a-webhook",
+		"ok: ../../examples/log-pipeline/sensor.yaml:1: Sensor sensor-simple",
+		"ok: ../../examples/log-pipeline/workflowtemplate.yaml:1: WorkflowTemplate wft-a-simple",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "skipped") {
+		t.Errorf("lint skipped part of the example:\n%s", out)
+	}
+}

@@ -15,12 +15,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/broker"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 	"github.com/zeroflow-dev/zeroflow/manifests"
 )
 
@@ -35,7 +37,13 @@ type Options struct {
 	BrokerAddr string
 	// KubeconfigPath receives a kubeconfig for kubectl.
 	KubeconfigPath string
-	Logger         *slog.Logger
+	// FunctionsHost is the address EventSources and functions listen on;
+	// default 127.0.0.1. A webhook listens on its own port there.
+	FunctionsHost string
+	// Secrets resolves the secrets EventSources and Sensors name; default
+	// the environment (ZEROFLOW_SECRET_<NAME>_<KEY>).
+	Secrets secrets.Resolver
+	Logger  *slog.Logger
 }
 
 // Stack is a running dev stack.
@@ -48,6 +56,11 @@ type Stack struct {
 	Applied []string
 	// Skipped lists documents of kinds this version does not serve, with why.
 	Skipped []string
+	// Endpoints lists where the functions listen, for people.
+	Endpoints []string
+
+	functions     *functions
+	stopFunctions context.CancelFunc
 }
 
 // DefaultNamespace is where objects without a namespace go.
@@ -105,15 +118,29 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("invalid broker manifests:\n%w", err)
 	}
 	routing.Brokers = withDefaultBroker(routing.Brokers)
+	host := opts.FunctionsHost
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	sec := opts.Secrets
+	if sec == nil {
+		sec = secrets.Local{}
+	}
+	fns, err := planFunctions(objs, host, sec, logger)
+	if err != nil {
+		return nil, err
+	}
+	routing.Triggers = append(routing.Triggers, fns.triggers...)
 	crds, err := manifests.CRDs()
 	if err != nil {
 		return nil, err
 	}
 	api, err := kubeapi.Start(ctx, kubeapi.Options{DataDir: filepath.Join(opts.DataDir, "api"), KubeconfigPath: opts.KubeconfigPath, CRDs: crds, Logger: logger})
 	if err != nil {
+		fns.closeListeners()
 		return nil, err
 	}
-	s := &Stack{API: api, Skipped: skipped}
+	s := &Stack{API: api, Skipped: skipped, functions: fns}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -144,12 +171,26 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		logger.Info("applied", "object", ref, "source", o.Document.Source())
 		s.Applied = append(s.Applied, ref)
 	}
+	// The functions outlive Start's ctx: they stop with Stop.
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopFunctions = cancel
+	if err := fns.start(fctx, &runEnv{api: api, broker: s.Broker}); err != nil {
+		return nil, fmt.Errorf("start functions: %w", err)
+	}
+	s.Endpoints = fns.endpoints
 	return s, nil
 }
 
 // Stop shuts the stack down.
 func (s *Stack) Stop() error {
 	var errs []error
+	if s.functions != nil {
+		if s.stopFunctions != nil {
+			s.stopFunctions()
+		}
+		errs = append(errs, s.functions.wait())
+		s.functions = nil
+	}
 	if s.Broker != nil {
 		errs = append(errs, s.Broker.Close())
 		s.Broker = nil
@@ -169,7 +210,16 @@ func withDefaultBroker(brokers []eventingv1.Broker) []eventingv1.Broker {
 			return brokers
 		}
 	}
-	return append(brokers, eventingv1.Broker{ObjectMeta: metav1.ObjectMeta{Namespace: DefaultNamespace, Name: "default"}})
+	// Retries make the sensor's at-least-once delivery work in dev: a
+	// trigger that fails is answered with an error and delivered again
+	// (5 retries, 0.5s doubling: about 15s in all).
+	retry := int32(5)
+	policy := eventingduckv1.BackoffPolicyExponential
+	delay := "PT0.5S"
+	return append(brokers, eventingv1.Broker{
+		ObjectMeta: metav1.ObjectMeta{Namespace: DefaultNamespace, Name: "default"},
+		Spec:       eventingv1.BrokerSpec{Delivery: &eventingduckv1.DeliverySpec{Retry: &retry, BackoffPolicy: &policy, BackoffDelay: &delay}},
+	})
 }
 
 // apply creates the object, or replaces the spec of the one that exists.
@@ -185,7 +235,7 @@ func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object)
 		u.SetNamespace(DefaultNamespace)
 	}
 	unstructured.RemoveNestedField(u.Object, "status")
-	resource := v1alpha1.SchemeGroupVersion.WithResource(map[string]string{"Workflow": "workflows", "WorkflowTemplate": "workflowtemplates"}[o.Document.Kind])
+	resource := v1alpha1.SchemeGroupVersion.WithResource(map[string]string{"Workflow": "workflows", "WorkflowTemplate": "workflowtemplates", "EventSource": "eventsources", "Sensor": "sensors"}[o.Document.Kind])
 	rc := client.Resource(resource).Namespace(u.GetNamespace())
 	ref := fmt.Sprintf("%s %s/%s", o.Document.Kind, u.GetNamespace(), u.GetName())
 	existing, err := rc.Get(ctx, u.GetName(), metav1.GetOptions{})

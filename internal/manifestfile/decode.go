@@ -7,12 +7,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/sensor"
 )
 
 // Object is a decoded zeroflow object with its validation errors.
 type Object struct {
 	Document Document
-	// Value is a *v1alpha1.Workflow or *v1alpha1.WorkflowTemplate.
+	// Value is a *v1alpha1.Workflow, *v1alpha1.WorkflowTemplate,
+	// *v1alpha1.EventSource or *v1alpha1.Sensor, by Document.Kind.
 	Value  any
 	Errors field.ErrorList
 }
@@ -41,6 +43,15 @@ func Decode(d Document) (Object, error) {
 	case "WorkflowTemplate":
 		wft := &v1alpha1.WorkflowTemplate{}
 		value, errs = wft, func() field.ErrorList { return v1alpha1.ValidateWorkflowTemplate(wft) }
+	case "EventSource":
+		es := &v1alpha1.EventSource{}
+		value, errs = es, func() field.ErrorList { return v1alpha1.ValidateEventSource(es) }
+	case "Sensor":
+		// sensor.Validate, not v1alpha1.ValidateSensor: it also compiles the
+		// filters and checks the parameters, as the sensor does when it
+		// starts, so that lint finds what would stop the sensor.
+		sn := &v1alpha1.Sensor{}
+		value, errs = sn, func() field.ErrorList { return sensor.Validate(sn) }
 	default:
 		return Object{}, ErrUnknownKind{Document: d}
 	}
@@ -48,8 +59,18 @@ func Decode(d Document) (Object, error) {
 		return Object{}, fmt.Errorf("%s: %s: %v", d.Source(), d.Ref(), err)
 	}
 	obj := Object{Document: d, Value: value, Errors: errs()}
-	if d.Name == "" {
+	// ValidateEventSource and ValidateSensor check the name themselves.
+	if d.Name == "" && !hasError(obj.Errors, "metadata.name") {
 		obj.Errors = append(obj.Errors, field.Required(field.NewPath("metadata", "name"), "every object needs a name"))
 	}
 	return obj, nil
+}
+
+func hasError(errs field.ErrorList, path string) bool {
+	for _, e := range errs {
+		if e.Field == path {
+			return true
+		}
+	}
+	return false
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 )
 
 func TestSplitKeepsLinesAndSkipsEmptyDocuments(t *testing.T) {
@@ -119,5 +121,111 @@ func TestLoadWalksDirectoriesInOrder(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing path must be an error")
+	}
+}
+
+func TestDecodeEventSourceAndSensor(t *testing.T) {
+	docs, err := Split("events.yaml", []byte(`apiVersion: zeroflow.dev/v1alpha1
+kind: EventSource
+metadata: {name: hooks}
+spec:
+  webhook:
+    push: {port: "12000", endpoint: /push, method: POST}
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: Sensor
+metadata: {name: on-push}
+spec:
+  dependencies:
+  - {name: push, eventSourceName: hooks, eventName: push}
+  triggers:
+  - template: {name: log, log: {}}
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: EventSource
+metadata: {name: bad-hooks}
+spec:
+  webhook:
+    push: {port: "99999", endpoint: push, method: POST}
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: Sensor
+metadata: {name: bad-sensor}
+spec:
+  dependencies:
+  - name: push
+    eventSourceName: hooks
+    eventName: push
+    filters:
+      data: [{path: body.ref, type: string, value: ["(main"]}]
+  triggers:
+  - template: {name: log, conditions: push && tag, log: {}}
+    parameters: [{src: {dependencyName: push, dataKey: x}}]
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: Sensor
+metadata: {name: typo}
+spec:
+  dependencies:
+  - {name: push, eventSourceName: hooks, evntName: push}
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: Sensor
+spec:
+  dependencies:
+  - {name: push, eventSourceName: hooks, eventName: push}
+  triggers:
+  - template: {name: log, log: {}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata: {name: argo}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := func(i int) Object {
+		t.Helper()
+		obj, err := Decode(docs[i])
+		if err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		return obj
+	}
+	paths := func(o Object) string {
+		var p []string
+		for _, e := range o.Errors {
+			p = append(p, e.Field)
+		}
+		return strings.Join(p, ", ")
+	}
+
+	if o := decode(0); len(o.Errors) != 0 {
+		t.Errorf("valid EventSource: %v", o.Errors)
+	} else if es, ok := o.Value.(*v1alpha1.EventSource); !ok || es.Spec.Webhook["push"].Port != "12000" {
+		t.Errorf("EventSource value = %#v", o.Value)
+	}
+	if o := decode(1); len(o.Errors) != 0 {
+		t.Errorf("valid Sensor: %v", o.Errors)
+	} else if s, ok := o.Value.(*v1alpha1.Sensor); !ok || s.Spec.Triggers[0].Template.Name != "log" {
+		t.Errorf("Sensor value = %#v", o.Value)
+	}
+	if got, want := paths(decode(2)), "spec.webhook[push].endpoint, spec.webhook[push].port"; got != want {
+		t.Errorf("invalid EventSource: error paths %q, want %q", got, want)
+	}
+	// The filter and parameter errors show that Decode runs sensor.Validate,
+	// not only the structural v1alpha1.ValidateSensor.
+	if got, want := paths(decode(3)), "spec.triggers[0].template.conditions, spec.dependencies[0].filters.data[0].value[0], spec.triggers[0].parameters[0].dest"; got != want {
+		t.Errorf("invalid Sensor: error paths %q, want %q", got, want)
+	}
+	if _, err := Decode(docs[4]); err == nil || !strings.Contains(err.Error(), `events.yaml:38: Sensor typo: error unmarshaling JSON: while decoding JSON: json: unknown field "evntName"`) {
+		t.Errorf("typo: err = %v", err)
+	}
+	if o := decode(5); paths(o) != "metadata.name" {
+		t.Errorf("nameless Sensor: want one metadata.name error, got %v", o.Errors)
+	}
+	var unknown ErrUnknownKind
+	if _, err := Decode(docs[6]); !errors.As(err, &unknown) {
+		t.Errorf("argo Sensor: err = %v, want ErrUnknownKind", err)
 	}
 }

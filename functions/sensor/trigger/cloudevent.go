@@ -71,7 +71,7 @@ func (r *cloudEventRunner) Run(ctx context.Context, f Firing) error {
 	if err := send(ctx, ev); err != nil {
 		return fmt.Errorf("cloudEvent trigger %s: %w", r.name, err)
 	}
-	r.env.Logger.InfoContext(ctx, "cloudevent sent", "sensor", r.env.Sensor.Name, "trigger", r.name, "type", r.spec.Type, "id", ev.ID())
+	r.env.Logger.InfoContext(ctx, "cloudevent sent", "trigger", r.name, "type", r.spec.Type, "id", ev.ID())
 	return nil
 }
 

@@ -94,7 +94,7 @@ func (r *httpRunner) Run(ctx context.Context, f Firing) error {
 	if !r.allowed(resp.StatusCode) {
 		return fmt.Errorf("http trigger %s: %s %s answered %d: %s", r.name, method, spec.URL, resp.StatusCode, strings.TrimSpace(string(snippet)))
 	}
-	r.env.Logger.InfoContext(ctx, "http trigger ran", "sensor", r.env.Sensor.Name, "trigger", r.name, "url", spec.URL, "status", resp.StatusCode)
+	r.env.Logger.InfoContext(ctx, "http trigger ran", "trigger", r.name, "url", spec.URL, "status", resp.StatusCode)
 	return nil
 }
 

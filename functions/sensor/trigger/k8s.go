@@ -58,7 +58,7 @@ func (r *k8sRunner) Run(ctx context.Context, f Firing) error {
 		op = v1alpha1.K8sCreate
 	}
 	ref := obj.GetKind() + " " + objectRef(obj)
-	log := r.env.Logger.With("sensor", r.env.Sensor.Name, "trigger", r.name, "object", ref, "operation", op)
+	log := r.env.Logger.With("trigger", r.name, "object", ref, "operation", op)
 	switch op {
 	case v1alpha1.K8sCreate:
 		labelObject(obj, r.env.Sensor.Name, r.name)

@@ -37,7 +37,7 @@ func (r *logRunner) Run(ctx context.Context, f Firing) error {
 		r.last = now
 		r.mu.Unlock()
 	}
-	attrs := []any{"sensor", r.env.Sensor.Name, "trigger", r.name}
+	attrs := []any{"trigger", r.name}
 	for _, dep := range f.Dependencies() {
 		ev := f.Events[dep]
 		data := ev.Data()

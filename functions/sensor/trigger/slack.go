@@ -65,6 +65,6 @@ func (r *slackRunner) Run(ctx context.Context, f Firing) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("slack trigger %s: the incoming webhook answered %d: %s", r.name, resp.StatusCode, strings.TrimSpace(string(answer)))
 	}
-	r.env.Logger.InfoContext(ctx, "slack message posted", "sensor", r.env.Sensor.Name, "trigger", r.name)
+	r.env.Logger.InfoContext(ctx, "slack message posted", "trigger", r.name)
 	return nil
 }

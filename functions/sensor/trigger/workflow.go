@@ -141,7 +141,7 @@ func (r *workflowRunner) submit(ctx context.Context, f Firing, doc []byte) error
 	if err := r.env.Send(ctx, ev); err != nil {
 		return fmt.Errorf("workflow trigger %s: submit %s/%s: %w", r.name, wf.Namespace, wf.Name, err)
 	}
-	r.env.Logger.InfoContext(ctx, "workflow submitted", "sensor", sensor.Name, "trigger", r.name, "workflow", wf.Namespace+"/"+wf.Name, "events", f.Dependencies())
+	r.env.Logger.InfoContext(ctx, "workflow submitted", "trigger", r.name, "workflow", wf.Namespace+"/"+wf.Name, "events", f.Dependencies())
 	return nil
 }
 
@@ -177,7 +177,7 @@ func (r *workflowRunner) control(ctx context.Context, doc []byte) error {
 	if _, err := r.env.Dynamic.Resource(res).Namespace(ns).Patch(ctx, u.GetName(), types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return classifyAPIError(fmt.Errorf("workflow trigger %s: %s workflow %s/%s: %w", r.name, r.spec.Operation, ns, u.GetName(), err), err)
 	}
-	r.env.Logger.InfoContext(ctx, "workflow "+string(r.spec.Operation), "sensor", r.env.Sensor.Name, "trigger", r.name, "workflow", ns+"/"+u.GetName())
+	r.env.Logger.InfoContext(ctx, "workflow "+string(r.spec.Operation), "trigger", r.name, "workflow", ns+"/"+u.GetName())
 	return nil
 }
 

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/filter"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/functions/sensor"
+	"github.com/zeroflow-dev/zeroflow/functions/webhook"
+	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+	"github.com/zeroflow-dev/zeroflow/internal/secrets"
+)
+
+// functionFlags are the settings every built-in function takes; the
+// defaults follow Knative's container contract ($PORT, $K_SINK).
+type functionFlags struct {
+	spec       string
+	addr       string
+	sink       string
+	kubeconfig string
+	secretsDir string
+}
+
+func (f *functionFlags) register(cmd *cobra.Command, specFlag, specHelp string) {
+	cmd.Flags().StringVar(&f.spec, specFlag, os.Getenv("ZEROFLOW_SPEC_FILE"), specHelp+" (default $ZEROFLOW_SPEC_FILE)")
+	cmd.Flags().StringVar(&f.addr, "addr", "", "listen address (default :$PORT, or :8080)")
+	cmd.Flags().StringVar(&f.sink, "sink", "", "broker address events are sent to (default $K_SINK)")
+	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", os.Getenv("ZEROFLOW_SECRETS_DIR"), "directory of secret files <name>/<key> (also read: $ZEROFLOW_SECRET_<NAME>_<KEY>)")
+}
+
+func newFunctionCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "function",
+		Short: "Run a built-in function (what a Knative Service of zeroflow runs)",
+		Long: `function runs one of zeroflow's built-in functions from the spec of its
+object, as the container of its Knative Service does: it serves on $PORT,
+sends to $K_SINK, answers /health/readiness and /health/liveness, and drains
+on SIGTERM.`,
+	}
+	cmd.AddCommand(newWebhookFunctionCommand(), newFilterFunctionCommand(), newSensorFunctionCommand())
+	return cmd
+}
+
+func newWebhookFunctionCommand() *cobra.Command {
+	var f functionFlags
+	cmd := &cobra.Command{
+		Use:   "webhook --eventsource FILE",
+		Short: "Serve the webhook events of an EventSource",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var es v1alpha1.EventSource
+			if err := readObject(f.spec, "EventSource", &es); err != nil {
+				return err
+			}
+			ctx, stop, logger := functionContext(cmd)
+			defer stop()
+			send := sdk.NewSender(f.sink)
+			w, err := webhook.New(&es, webhook.Options{Send: send.Send, Secrets: secrets.Local{Dir: f.secretsDir}, Logger: logger})
+			if err != nil {
+				return err
+			}
+			return sdk.ServeHTTP(ctx, w.Handler(), sdk.Options{Addr: f.addr, Sink: f.sink, Logger: logger})
+		},
+	}
+	f.register(cmd, "eventsource", "the EventSource YAML")
+	return cmd
+}
+
+func newFilterFunctionCommand() *cobra.Command {
+	var f functionFlags
+	cmd := &cobra.Command{
+		Use:   "filter --sensor FILE",
+		Short: "Filter the events of a Sensor's dependencies",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var s v1alpha1.Sensor
+			if err := readObject(f.spec, "Sensor", &s); err != nil {
+				return err
+			}
+			ctx, stop, logger := functionContext(cmd)
+			defer stop()
+			fn, err := filter.NewFunction(&s, logger)
+			if err != nil {
+				return err
+			}
+			return sdk.Serve(ctx, fn, sdk.Options{Addr: f.addr, Sink: f.sink, Logger: logger})
+		},
+	}
+	f.register(cmd, "sensor", "the Sensor YAML")
+	return cmd
+}
+
+func newSensorFunctionCommand() *cobra.Command {
+	var f functionFlags
+	cmd := &cobra.Command{
+		Use:   "sensor --sensor FILE",
+		Short: "Run a Sensor's conditions and triggers",
+		Long: `sensor takes the dependency events of a Sensor's filter, keeps the state
+of its conditions in the Sensor's status (the Sensor must exist in the API
+server), and fires its triggers.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var s v1alpha1.Sensor
+			if err := readObject(f.spec, "Sensor", &s); err != nil {
+				return err
+			}
+			ctx, stop, logger := functionContext(cmd)
+			defer stop()
+			cfg, err := kubeConfig(f.kubeconfig)
+			if err != nil {
+				return err
+			}
+			dyn, err := dynamic.NewForConfig(cfg)
+			if err != nil {
+				return fmt.Errorf("kubernetes client: %w", err)
+			}
+			disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+			if err != nil {
+				return fmt.Errorf("kubernetes discovery: %w", err)
+			}
+			send := sdk.NewSender(f.sink)
+			fn, err := sensor.New(ctx, sensor.Config{
+				Sensor:  &s,
+				Dynamic: dyn,
+				Mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
+				Send:    send.Send,
+				Secrets: secrets.Local{Dir: f.secretsDir},
+				Logger:  logger,
+			})
+			if err != nil {
+				return err
+			}
+			return sdk.Serve(ctx, fn, sdk.Options{Addr: f.addr, Sink: f.sink, Logger: logger})
+		},
+	}
+	f.register(cmd, "sensor", "the Sensor YAML")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server (default: in-cluster)")
+	return cmd
+}
+
+func functionContext(cmd *cobra.Command) (context.Context, context.CancelFunc, *slog.Logger) {
+	tuneGC()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	return ctx, stop, slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+}
+
+// readObject reads the one object of kind in file, strictly, and
+// validates it as lint does.
+func readObject(file, kind string, into any) error {
+	if file == "" {
+		return fmt.Errorf("name the %s file", kind)
+	}
+	docs, err := manifestfile.Load(file)
+	if err != nil {
+		return err
+	}
+	var found []manifestfile.Object
+	for _, d := range docs {
+		if d.Kind != kind {
+			continue
+		}
+		obj, err := manifestfile.Decode(d)
+		if err != nil {
+			return err
+		}
+		if len(obj.Errors) > 0 {
+			return fmt.Errorf("%s: %s is invalid: %w", d.Source(), d.Ref(), obj.Errors.ToAggregate())
+		}
+		found = append(found, obj)
+	}
+	if len(found) != 1 {
+		return fmt.Errorf("%s: want exactly one %s, found %d", file, kind, len(found))
+	}
+	switch v := into.(type) {
+	case *v1alpha1.EventSource:
+		*v = *found[0].Value.(*v1alpha1.EventSource)
+		if v.Namespace == "" {
+			v.Namespace = "default"
+		}
+	case *v1alpha1.Sensor:
+		*v = *found[0].Value.(*v1alpha1.Sensor)
+		if v.Namespace == "" {
+			v.Namespace = "default"
+		}
+	}
+	return nil
+}
+
+// kubeConfig is the kubeconfig file's, else the in-cluster config.
+func kubeConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no --kubeconfig and not in a cluster: %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	return cfg, nil
+}
