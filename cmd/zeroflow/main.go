@@ -4,6 +4,9 @@ package main
 import (
 	"context"
 	"os"
+	// Time filters and conditionsReset name IANA time zones; a minimal
+	// image has no zoneinfo, so the binary carries its own.
+	_ "time/tzdata"
 
 	"github.com/zeroflow-dev/zeroflow/internal/cli"
 )

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -107,7 +108,8 @@ func ServeHTTP(ctx context.Context, h http.Handler, opts Options) error {
 			return fmt.Errorf("function: listen on %s: %w", opts.Addr, err)
 		}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fresh := &freshConns{conns: map[net.Conn]bool{}}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: fresh.track}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	opts.Logger.Info("function serving", "addr", l.Addr().String(), "sink", opts.Sink)
@@ -120,7 +122,25 @@ func ServeHTTP(ctx context.Context, h http.Handler, opts Options) error {
 	draining.Store(true)
 	drainCtx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(drainCtx); err != nil {
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(drainCtx) }()
+	// Shutdown waits up to 5s for connections that never sent a request
+	// (a client's spare dial); they carry nothing to drain. A request that
+	// raced onto one fails at the client, which retries it elsewhere.
+	fresh.closeAll()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-shutdown:
+			break wait
+		case <-tick.C:
+			fresh.closeAll()
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("function: drain: %w", err)
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -128,6 +148,31 @@ func ServeHTTP(ctx context.Context, h http.Handler, opts Options) error {
 	}
 	opts.Logger.Info("function drained")
 	return nil
+}
+
+// freshConns tracks the connections that have not carried a request yet.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func (f *freshConns) track(c net.Conn, state http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if state == http.StateNew {
+		f.conns[c] = true
+	} else {
+		delete(f.conns, c)
+	}
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+		delete(f.conns, c)
+	}
 }
 
 // Port is the port a function serves on, from $PORT (default 8080).
