@@ -7,15 +7,17 @@ ZEROFLOW := $(BIN)/zeroflow
 
 CONTROLLER_GEN_VERSION := v0.23.0
 STATICCHECK_VERSION    := v0.8.2
+K6_VERSION             := v1.8.1
 
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+K6             := $(BIN)/k6-$(K6_VERSION)
 
 # Benchmarks: how many runs to take the median of, and for how long each.
 BENCH_COUNT ?= 5
 BENCH_TIME  ?= 1s
 
-.PHONY: run build kubectl fuzz test test-short bench generate lint tools clean
+.PHONY: run build kubectl k6 fuzz test test-short bench generate lint tools clean
 
 ## run: build zeroflow and run `zeroflow dev` on the log-pipeline example
 run: build
@@ -38,13 +40,18 @@ test-short:
 	$(GO) test -short ./...
 
 ## bench: run the benchmarks and print tables of medians (see docs/benchmarks.md)
-bench:
-	BENCH_COUNT=$(BENCH_COUNT) BENCH_TIME=$(BENCH_TIME) ./hack/bench.sh
+bench: $(K6)
+	BENCH_COUNT=$(BENCH_COUNT) BENCH_TIME=$(BENCH_TIME) K6=$(K6) ./hack/bench.sh
 
-## fuzz: fuzz the broker ingress with malformed CloudEvents (FUZZ_TIME, default 60s)
+## k6: install the pinned k6 (go install) into ./bin
+k6: $(K6)
+
+## fuzz: fuzz the broker ingress, the webhook and the data filters (FUZZ_TIME each, default 60s)
 FUZZ_TIME ?= 60s
 fuzz:
 	$(GO) test ./broker/ -run '^$$' -fuzz '^FuzzIngress$$' -fuzztime $(FUZZ_TIME)
+	$(GO) test ./functions/webhook/ -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZ_TIME)
+	$(GO) test ./functions/filter/ -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZ_TIME)
 
 ## generate: regenerate deepcopy functions and CRDs from api/
 generate: $(CONTROLLER_GEN)
@@ -70,6 +77,9 @@ $(CONTROLLER_GEN):
 
 $(STATICCHECK):
 	./hack/install-tool.sh honnef.co/go/tools/cmd/staticcheck $(STATICCHECK_VERSION) $@
+
+$(K6):
+	./hack/install-tool.sh go.k6.io/k6 $(K6_VERSION) $@
 
 clean:
 	rm -rf $(BIN) .zeroflow

@@ -31,3 +31,7 @@ echo
 
 echo "## Broker: durable ingress and end-to-end latency against the raw limits"
 go run ./hack/brokerbench -runs "$count" -duration "${BROKER_BENCH_DURATION:-5s}"
+echo
+
+echo "## Events: webhook with k6, and a one-dependency sensor, against the raw limits"
+go run ./hack/eventsbench -runs "$count" -duration "${EVENTS_BENCH_DURATION:-10s}" -k6 "${K6:-bin/k6-v1.8.1}"

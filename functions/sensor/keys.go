@@ -3,6 +3,7 @@ package sensor
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,23 +47,31 @@ func newRecentEvents(limit int) *recentEvents {
 	return &recentEvents{limit: limit, seen: map[string]bool{}}
 }
 
-func (r *recentEvents) has(trigger, key string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.seen[trigger+"\x00"+key]
-}
-
-func (r *recentEvents) add(trigger, key string) {
+// claim records the key and reports whether it was new, so that of two
+// deliveries of one event that arrive together only one fires.
+func (r *recentEvents) claim(trigger, key string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := trigger + "\x00" + key
 	if r.seen[k] {
-		return
+		return false
 	}
 	r.seen[k] = true
 	r.order = append(r.order, k)
 	if len(r.order) > r.limit {
 		delete(r.seen, r.order[0])
 		r.order = r.order[1:]
+	}
+	return true
+}
+
+// release forgets a claim whose firing failed, so that a redelivery fires.
+func (r *recentEvents) release(trigger, key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := trigger + "\x00" + key
+	if r.seen[k] {
+		delete(r.seen, k)
+		r.order = slices.DeleteFunc(r.order, func(o string) bool { return o == k })
 	}
 }

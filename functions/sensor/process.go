@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -46,7 +47,7 @@ func (s *Sensor) process(ctx context.Context, t *compiledTrigger, in arrival) er
 
 // processStateless fires a trigger that this event satisfies by itself.
 func (s *Sensor) processStateless(ctx context.Context, t *compiledTrigger, in arrival) error {
-	if s.recent.has(t.name, in.key) {
+	if !s.recent.claim(t.name, in.key) {
 		s.log.InfoContext(ctx, "event fired this trigger already; not again", "trigger", t.name, "event", in.event.ID())
 		return nil
 	}
@@ -55,8 +56,8 @@ func (s *Sensor) processStateless(ctx context.Context, t *compiledTrigger, in ar
 		Events: map[string]event.Event{in.dependency: in.event},
 	}
 	err := s.fire(ctx, t, f)
-	if err == nil || trigger.IsPermanent(err) {
-		s.recent.add(t.name, in.key)
+	if err != nil && !trigger.IsPermanent(err) {
+		s.recent.release(t.name, in.key)
 	}
 	return err
 }
@@ -198,21 +199,15 @@ func (s *Sensor) tidy(ctx context.Context) error {
 	})
 }
 
-// triggerStatus returns the trigger's entry, adding it when missing.
+// triggerStatus returns the trigger's entry, adding it in name order when
+// missing.
 func triggerStatus(st *v1alpha1.SensorStatus, name string) *v1alpha1.TriggerStatus {
-	for i := range st.Triggers {
-		if st.Triggers[i].Name == name {
-			return &st.Triggers[i]
-		}
+	if i := slices.IndexFunc(st.Triggers, func(t v1alpha1.TriggerStatus) bool { return t.Name == name }); i >= 0 {
+		return &st.Triggers[i]
 	}
-	st.Triggers = append(st.Triggers, v1alpha1.TriggerStatus{Name: name})
-	sort.Slice(st.Triggers, func(a, b int) bool { return st.Triggers[a].Name < st.Triggers[b].Name })
-	for i := range st.Triggers {
-		if st.Triggers[i].Name == name {
-			return &st.Triggers[i]
-		}
-	}
-	panic("unreachable")
+	i, _ := slices.BinarySearchFunc(st.Triggers, name, func(t v1alpha1.TriggerStatus, n string) int { return strings.Compare(t.Name, n) })
+	st.Triggers = slices.Insert(st.Triggers, i, v1alpha1.TriggerStatus{Name: name})
+	return &st.Triggers[i]
 }
 
 func dependencyStatus(in arrival) (v1alpha1.DependencyStatus, error) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/event"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -112,8 +113,12 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource, listen func(string
 		byPort[port] = l
 	}
 	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
-		send := sdk.NewSender(env.broker.Address(es.Namespace, es.Spec.BrokerName()))
-		w, err := webhook.New(es, webhook.Options{Send: send.Send, Secrets: f.secrets, Logger: f.logger})
+		// In one process the webhook hands events to the broker directly;
+		// on a cluster it POSTs them to the broker's ingress.
+		send := func(ctx context.Context, ev event.Event) error {
+			return env.broker.Publish(ctx, es.Namespace, es.Spec.BrokerName(), ev)
+		}
+		w, err := webhook.New(es, webhook.Options{Send: send, Secrets: f.secrets, Logger: f.logger})
 		if err != nil {
 			return err
 		}
