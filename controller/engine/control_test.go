@@ -31,6 +31,16 @@ func TestControl(t *testing.T) {
 	s := time.Second
 	runCases(t, []engineCase{
 		{
+			name: "a submit the runtime found invalid ends the run in Error with the reason, dispatching nothing",
+			wf: dagWF(`
+- {name: A, template: fn}`),
+			steps: []step{
+				{in: Input{Kind: engine.Submit, Invalid: "spec.workflowTemplateRef: WorkflowTemplate default/nope not found"}, dispatch: none,
+					finished: Errored, message: "spec.workflowTemplateRef: WorkflowTemplate default/nope not found"},
+				{in: submit(), dispatch: none},
+			},
+		},
+		{
 			name: "activeDeadlineSeconds fails running steps and the exit handler still runs",
 			wf: dagWF(`
 - {name: A, template: fn}

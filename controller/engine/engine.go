@@ -85,6 +85,11 @@ type Input struct {
 	// Strategy is set for Stop.
 	Strategy v1alpha1.ShutdownStrategy
 
+	// Invalid, on a Submit, is why the run cannot start (a template it
+	// names does not exist, its spec does not validate); the workflow
+	// ends in Error with this message, as Argo's does.
+	Invalid string
+
 	// RedispatchAfter, on a Tick, dispatches again every leaf attempt that
 	// has been running longer than this without a result (zero: never).
 	RedispatchAfter time.Duration

@@ -85,6 +85,10 @@ func (op *operation) advance() {
 		op.status.StartedAt = &metav1.Time{Time: start}
 		op.base = start
 		op.status.Phase = v1alpha1.WorkflowRunning
+		if op.in.Invalid != "" {
+			op.failWorkflow(v1alpha1.WorkflowError, op.in.Invalid)
+			return
+		}
 	}
 	if op.status.Nodes == nil {
 		op.status.Nodes = map[string]v1alpha1.NodeStatus{}

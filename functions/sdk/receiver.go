@@ -76,6 +76,8 @@ type runtime struct {
 	// path is the request's URL path: one function can serve several
 	// subscriptions, each with its own path in its Trigger's subscriber.
 	path string
+	// capture, in a step, receives raw output lines (LogWriter).
+	capture *logCapture
 }
 
 type runtimeKey struct{}

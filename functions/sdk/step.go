@@ -107,7 +107,7 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 		in := StepInput{StepRun: run, params: run.Parameters()}
 		capture := newLogCapture(o.LogTailLines)
 		rt := runtimeFrom(ctx)
-		ctx = withRuntime(ctx, &runtime{sender: rt.sender, logger: capture.logger(rt.logger.With("workflow", run.Workflow, "node", run.NodeID, "attempt", run.Attempt))})
+		ctx = withRuntime(ctx, &runtime{sender: rt.sender, path: rt.path, capture: capture, logger: capture.logger(rt.logger.With("workflow", run.Workflow, "node", run.NodeID, "attempt", run.Attempt))})
 		if run.Deadline != nil {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, *run.Deadline)
@@ -133,7 +133,7 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 		result.Outputs = out.nodeOutputs()
 		result.LogTail = capture.tail()
 		if o.Artifacts != nil && capture.size() > 0 {
-			key := fmt.Sprintf("logs/%s/%s/%s/%d.log", run.Namespace, run.Workflow, run.NodeID, run.Attempt)
+			key := events.StepLogKey(run.Namespace, run.Workflow, run.NodeID, run.Attempt)
 			if perr := o.Artifacts.Put(ctx, key, capture.full()); perr != nil {
 				Logger(ctx).Warn("store the step log", "key", key, "error", perr)
 			} else {

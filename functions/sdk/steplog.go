@@ -101,3 +101,80 @@ func (t tee) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (t tee) WithGroup(name string) slog.Handler {
 	return tee{t.a.WithGroup(name), t.b.WithGroup(name)}
 }
+
+// LogWriter returns a writer whose lines go into the step's log as they
+// are, without a logger's time and level: the output of a command a step
+// runs. Outside a step it writes to the function's logger.
+func LogWriter(ctx context.Context) io.Writer {
+	rt := runtimeFrom(ctx)
+	if rt.capture == nil {
+		return &lineLogger{logger: rt.logger}
+	}
+	return &rawLines{c: rt.capture}
+}
+
+// rawLines splits writes into lines for the capture.
+type rawLines struct {
+	mu      sync.Mutex
+	c       *logCapture
+	partial []byte
+}
+
+func (w *rawLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		_, _ = captureWriter{w.c}.Write(w.partial[:i+1])
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// Close writes a last line that had no newline.
+func (w *rawLines) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		_, _ = captureWriter{w.c}.Write(append(w.partial, '\n'))
+		w.partial = nil
+	}
+	return nil
+}
+
+// lineLogger logs each line written to it.
+type lineLogger struct {
+	mu      sync.Mutex
+	logger  *slog.Logger
+	partial []byte
+}
+
+func (w *lineLogger) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		w.logger.Info(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// Close logs a last line that had no newline.
+func (w *lineLogger) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.logger.Info(string(w.partial))
+		w.partial = nil
+	}
+	return nil
+}

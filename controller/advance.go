@@ -1,0 +1,182 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller/engine"
+)
+
+// Annotations the controller reads and writes.
+const (
+	// AnnotationSubmitID is the id of the workflow.submit event that
+	// created a workflow.
+	AnnotationSubmitID = "zeroflow.dev/submit-id"
+)
+
+// conflictBackoff spaces the replays of an input that lost a write race
+// to another instance.
+var conflictBackoff = wait.Backoff{Steps: 20, Duration: 2 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: 500 * time.Millisecond}
+
+// advance applies one input to a workflow: read (from the cache of this
+// instance's own writes when it has the workflow), advance with the engine,
+// write the status (re-reading and replaying on a conflict), then send the
+// dispatches, arm the wake-up and announce the end. accept, when set, can
+// turn the input away once the workflow is read.
+func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept func(*v1alpha1.Workflow) bool) error {
+	unlock := c.lock(k)
+	defer unlock()
+	var (
+		out     engine.Outcome
+		wf      *v1alpha1.Workflow
+		written bool
+	)
+	err := retry.OnError(conflictBackoff, apierrors.IsConflict, func() error {
+		cur, err := c.load(ctx, k)
+		if err != nil {
+			return err
+		}
+		if accept != nil && !accept(cur) {
+			wf = nil
+			return nil
+		}
+		next := *cur
+		input := in
+		if input.Kind == engine.Tick && cur.Status.Phase == v1alpha1.WorkflowUnknown {
+			// A workflow created through the API, not by a submit event.
+			input.Kind = engine.Submit
+		}
+		if input.Kind == engine.Submit && cur.Status.Phase == v1alpha1.WorkflowUnknown {
+			next.Status = *cur.Status.DeepCopy()
+			if reason, err := c.prepare(ctx, &next); err != nil {
+				return err
+			} else if reason != "" {
+				input.Invalid = reason
+			}
+		}
+		if input.Kind == engine.Tick {
+			input.RedispatchAfter = c.cfg.RedispatchAfter
+		}
+		now := c.cfg.Now()
+		out, err = c.engine.Advance(engine.RunOf(&next), input, now)
+		if err != nil {
+			return fmt.Errorf("advance workflow %s: %w", k, err)
+		}
+		if out.SpecPatch != nil {
+			patched := next
+			patched.Spec = *next.Spec.DeepCopy()
+			if out.SpecPatch.Shutdown != "" {
+				patched.Spec.Shutdown = out.SpecPatch.Shutdown
+			}
+			if out.SpecPatch.Suspend != nil {
+				if *out.SpecPatch.Suspend {
+					patched.Spec.Suspend = out.SpecPatch.Suspend
+				} else {
+					patched.Spec.Suspend = nil
+				}
+			}
+			updated, err := c.cfg.Client.UpdateWorkflow(ctx, &patched)
+			if err != nil {
+				c.cache.drop(k)
+				return fmt.Errorf("write workflow %s spec: %w", k, err)
+			}
+			next.ObjectMeta = updated.ObjectMeta
+			next.Spec = updated.Spec
+		}
+		if apiequality.Semantic.DeepEqual(next.Status, out.Status) && out.SpecPatch == nil {
+			wf, written = &next, false
+			return nil
+		}
+		next.Status = out.Status
+		updated, err := c.cfg.Client.UpdateWorkflowStatus(ctx, &next)
+		if err != nil {
+			c.cache.drop(k)
+			if apierrors.IsConflict(err) {
+				c.metrics.conflicts.Add(1)
+			}
+			return fmt.Errorf("write workflow %s status: %w", k, err)
+		}
+		c.metrics.writes.Add(1)
+		wf, written = updated, true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if wf == nil {
+		c.cfg.Logger.DebugContext(ctx, "input turned away", "workflow", k.String(), "input", in.Kind)
+		return nil
+	}
+	if written {
+		if wf.Status.Phase.Completed() {
+			c.cache.drop(k)
+		} else {
+			c.cache.put(wf)
+		}
+	}
+	if out.Ignored != "" {
+		c.metrics.ignored.Add(1)
+		c.cfg.Logger.DebugContext(ctx, "input ignored", "workflow", k.String(), "input", in.Kind, "reason", out.Ignored)
+	}
+	for _, cn := range out.Cancel {
+		c.cfg.Logger.InfoContext(ctx, "step abandoned", "workflow", k.String(), "node", cn.NodeID, "attempt", cn.Attempt, "reason", cn.Reason)
+	}
+	if err := c.dispatch(ctx, wf, out.Dispatch); err != nil {
+		return err
+	}
+	if !out.WakeAt.IsZero() {
+		c.queue.AddAfter(k, max(time.Until(out.WakeAt), 0))
+	}
+	if out.Finished != nil || (in.Kind == engine.StepResult && wf.Status.Phase.Completed() && out.Ignored != "") {
+		// A result redelivered to a completed run is the broker retrying
+		// the advance that completed it, whose finished event may not
+		// have gone out: send it again (its id is the run's, so the
+		// archive stores it once).
+		if err := c.finish(ctx, wf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// load returns the workflow: this instance's last write of it, else a read.
+func (c *Controller) load(ctx context.Context, k key) (*v1alpha1.Workflow, error) {
+	if wf := c.cache.get(k); wf != nil {
+		return wf, nil
+	}
+	wf, err := c.cfg.Client.GetWorkflow(ctx, k.namespace, k.name)
+	if err != nil {
+		return nil, fmt.Errorf("read workflow %s: %w", k, err)
+	}
+	return wf, nil
+}
+
+// prepare snapshots the templates a run uses and checks the run as a
+// whole. It returns why the run cannot start ("" when it can), or an
+// error when it could not tell.
+func (c *Controller) prepare(ctx context.Context, wf *v1alpha1.Workflow) (string, error) {
+	if err := snapshot(ctx, c.cfg.Client, wf); err != nil {
+		var nf errNotFound
+		if errors.As(err, &nf) {
+			return err.Error(), nil
+		}
+		return "", err
+	}
+	spec := &wf.Spec
+	if wf.Status.StoredWorkflowTemplateSpec != nil {
+		spec = engine.MergeSpec(&wf.Spec, wf.Status.StoredWorkflowTemplateSpec)
+	}
+	if errs := v1alpha1.ValidateWorkflowSpec(spec, field.NewPath("spec"), true); len(errs) > 0 {
+		return fmt.Sprintf("invalid spec: %v", errs.ToAggregate()), nil
+	}
+	return "", nil
+}

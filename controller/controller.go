@@ -1,0 +1,108 @@
+// Package controller runs workflows: it takes workflow.submit, step.result
+// and tick CloudEvents (and Workflows created through the API), advances
+// each workflow with the pure engine, persists the status with optimistic
+// concurrency, and only then dispatches step.run events and, at the end,
+// workflow.finished.
+//
+// The state lives in the Workflow object, so any number of controller
+// instances can take events at once; a conflict is a re-read and a replay
+// of the same input. Only Run (the watch, the timers and the resync) is
+// meant to run in one instance.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/zeroflow-dev/zeroflow/controller/engine"
+)
+
+// Config configures a Controller.
+type Config struct {
+	// Client reads and writes Workflows and WorkflowTemplates.
+	Client *Client
+	// Send delivers step.run and workflow.finished events to the broker.
+	Send   func(ctx context.Context, ev event.Event) error
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// RedispatchAfter is how long a step may run without a result before
+	// a resync sends its step.run again (default 2m). Results are
+	// deduplicated by attempt, so a late original does no harm.
+	RedispatchAfter time.Duration
+	// ResyncPeriod is how often Run looks at every unfinished workflow
+	// (default 30s).
+	ResyncPeriod time.Duration
+	// Workers is how many workflows Run advances at once (default 4).
+	Workers int
+	// DispatchConcurrency bounds the step.run sends of one advance in
+	// flight at once (default 32).
+	DispatchConcurrency int
+}
+
+// Controller advances workflows.
+type Controller struct {
+	cfg    Config
+	engine *engine.Engine
+	locks  [64]sync.Mutex
+	cache  *runCache
+	queue  workqueue.TypedDelayingInterface[key]
+	// metrics counts what the controller did, for the log and benchmarks.
+	metrics *metrics
+}
+
+// key names a workflow.
+type key struct{ namespace, name string }
+
+func (k key) String() string { return k.namespace + "/" + k.name }
+
+// New returns a Controller.
+func New(cfg Config) (*Controller, error) {
+	if cfg.Client == nil || cfg.Send == nil {
+		return nil, fmt.Errorf("controller: Client and Send are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RedispatchAfter <= 0 {
+		cfg.RedispatchAfter = 2 * time.Minute
+	}
+	if cfg.ResyncPeriod <= 0 {
+		cfg.ResyncPeriod = 30 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.DispatchConcurrency <= 0 {
+		cfg.DispatchConcurrency = 32
+	}
+	return &Controller{
+		cfg:     cfg,
+		engine:  engine.New(),
+		cache:   newRunCache(10000),
+		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[key]{Name: "workflows"}),
+		metrics: newMetrics(),
+	}, nil
+}
+
+// lock serialises the advances of one workflow within this instance, so
+// that its own events do not conflict with each other.
+func (c *Controller) lock(k key) func() {
+	h := fnv.New32a()
+	h.Write([]byte(k.namespace))
+	h.Write([]byte{0})
+	h.Write([]byte(k.name))
+	m := &c.locks[h.Sum32()%uint32(len(c.locks))]
+	m.Lock()
+	return m.Unlock
+}

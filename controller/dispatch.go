@@ -1,0 +1,93 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/zeroflow-dev/zeroflow/api/events"
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller/engine"
+)
+
+// Source is the CloudEvent source of what the controller sends.
+const Source = "/zeroflow/controller"
+
+// sendBackoff retries a send the broker refused: the status already says the
+// step is running, so a dispatch given up on waits for a resync.
+var sendBackoff = wait.Backoff{Steps: 6, Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.2}
+
+// dispatch sends a step.run for each attempt, a bounded number at once.
+func (c *Controller) dispatch(ctx context.Context, wf *v1alpha1.Workflow, ds []engine.Dispatch) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.DispatchConcurrency)
+	for _, d := range ds {
+		ev, err := stepRunEvent(wf, d)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			if err := c.send(gctx, ev); err != nil {
+				return fmt.Errorf("dispatch %s node %s attempt %d: %w", wf.Name, d.NodeID, d.Attempt, err)
+			}
+			c.metrics.dispatches.Add(1)
+			if d.Redispatch {
+				c.metrics.redispatches.Add(1)
+				c.cfg.Logger.InfoContext(ctx, "step dispatched again: no result in time", "workflow", wf.Namespace+"/"+wf.Name, "node", d.NodeID, "attempt", d.Attempt)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// send delivers ev to the broker, retrying a refusal a few times.
+func (c *Controller) send(ctx context.Context, ev event.Event) error {
+	var last error
+	err := wait.ExponentialBackoffWithContext(ctx, sendBackoff, func(ctx context.Context) (bool, error) {
+		last = c.cfg.Send(ctx, ev)
+		return last == nil, nil
+	})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
+}
+
+// StepRunID is the id of the step.run of one attempt: the reply carries it
+// back, and the run's UID in it keeps results from landing on a later
+// workflow of the same name.
+func StepRunID(uid, node string, attempt int32) string {
+	return uid + "/" + node + "/" + strconv.Itoa(int(attempt))
+}
+
+// stepRunEvent is the step.run of one dispatch.
+func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch) (event.Event, error) {
+	ev := event.New()
+	ev.SetID(StepRunID(string(wf.UID), d.NodeID, d.Attempt))
+	ev.SetType(events.TypeStepRun)
+	ev.SetSource(Source)
+	ev.SetSubject(wf.Name)
+	ev.SetExtension(events.ExtWorkflow, wf.Name)
+	ev.SetExtension(events.ExtNamespace, wf.Namespace)
+	ev.SetExtension(events.ExtNode, d.NodeID)
+	ev.SetExtension(events.ExtAttempt, strconv.Itoa(int(d.Attempt)))
+	ev.SetExtension(events.ExtFunction, d.Function)
+	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template}
+	if !d.Deadline.IsZero() {
+		dl := d.Deadline
+		run.Deadline = &dl
+	}
+	if err := ev.SetData(event.ApplicationJSON, run); err != nil {
+		return ev, fmt.Errorf("encode step.run %s: %w", ev.ID(), err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,142 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller/engine"
+)
+
+// Run watches Workflows (so that one created with kubectl or by GitOps
+// starts), fires the wake-ups the engine asks for (retry backoffs,
+// timeouts, suspend durations), and every ResyncPeriod looks at each
+// unfinished workflow, sending again the steps whose results are overdue.
+// It returns when ctx ends. One instance runs it; any number may Handle.
+func (c *Controller) Run(ctx context.Context) error {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return c.cfg.Client.ListWorkflows(ctx, metav1.NamespaceAll, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return c.cfg.Client.WatchWorkflows(ctx, metav1.NamespaceAll, opts)
+		},
+	}
+	informer := cache.NewSharedIndexInformer(lw, &v1alpha1.Workflow{}, 0, cache.Indexers{})
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if wf, ok := obj.(*v1alpha1.Workflow); ok && !wf.Status.Phase.Completed() {
+				c.queue.Add(key{wf.Namespace, wf.Name})
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			old, ok1 := oldObj.(*v1alpha1.Workflow)
+			wf, ok2 := newObj.(*v1alpha1.Workflow)
+			if !ok1 || !ok2 || wf.Status.Phase.Completed() {
+				return
+			}
+			// A status write (most of them this instance's own) changes
+			// nothing the engine has not seen; a spec change (suspend,
+			// shutdown) or an unstarted run needs an advance.
+			if wf.Generation != old.Generation || wf.Status.Phase == v1alpha1.WorkflowUnknown {
+				c.queue.Add(key{wf.Namespace, wf.Name})
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if wf, ok := obj.(*v1alpha1.Workflow); ok {
+				c.cache.drop(key{wf.Namespace, wf.Name})
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("watch workflows: %w", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		informer.RunWithContext(ctx)
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		c.queue.ShutDown()
+		return nil
+	})
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		return errors.Join(ctx.Err(), g.Wait())
+	}
+	for range c.cfg.Workers {
+		g.Go(func() error {
+			for c.processNext(ctx) {
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		t := time.NewTicker(c.cfg.ResyncPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				for _, obj := range informer.GetStore().List() {
+					if wf, ok := obj.(*v1alpha1.Workflow); ok && !wf.Status.Phase.Completed() {
+						c.queue.Add(key{wf.Namespace, wf.Name})
+					}
+				}
+			}
+		}
+	})
+	c.cfg.Logger.InfoContext(ctx, "controller running", "resync", c.cfg.ResyncPeriod, "redispatchAfter", c.cfg.RedispatchAfter, "workers", c.cfg.Workers)
+	return g.Wait()
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	k, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(k)
+	if err := c.reconcile(ctx, k); err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+		c.cfg.Logger.WarnContext(ctx, "advance failed; trying again", "workflow", k.String(), "error", err)
+		c.queue.AddAfter(k, time.Second)
+	}
+	return true
+}
+
+// reconcile brings a workflow up to date: it starts it if it has not
+// started, and otherwise applies the passing of time.
+func (c *Controller) reconcile(ctx context.Context, k key) error {
+	return c.advance(ctx, k, engine.Input{Kind: engine.Tick}, nil)
+}
+
+// resync reconciles every unfinished workflow now.
+func (c *Controller) resync(ctx context.Context) error {
+	l, err := c.cfg.Client.ListWorkflows(ctx, metav1.NamespaceAll, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("resync: list workflows: %w", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range l.Items {
+		wf := &l.Items[i]
+		if wf.Status.Phase.Completed() {
+			continue
+		}
+		g.Go(func() error {
+			if err := c.reconcile(ctx, key{wf.Namespace, wf.Name}); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
