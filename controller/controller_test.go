@@ -95,7 +95,7 @@ func pipelineFunctions(t *testing.T) map[string]*atomic.Int64 {
 	})
 	step(t, "store", func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 		calls["store"].Add(1)
-		key := "results/" + in.Workflow + ".txt"
+		key := "results/" + in.Namespace + "/" + in.Workflow + ".txt"
 		if err := (sdk.DirArtifacts{Dir: artifacts}).Put(ctx, key, strings.NewReader(in.Param("enriched")+" "+in.Param("summary"))); err != nil {
 			return sdk.StepOutput{}, err
 		}
@@ -138,13 +138,13 @@ spec:
 }
 
 func TestSubmitRunsTheDAGToSucceededWithOutputsRecordAndLogs(t *testing.T) {
-	ns := "pipeline"
+	ns := uniqueNamespace("pipeline")
 	apply(t, ns, pipeline)
 	calls := pipelineFunctions(t)
 	srv, reported := echo(t)
 
 	wf := workflow(t, pipelineRun("run-1", ns, `{"records": ["a", "b", "c"]}`, srv.URL))
-	submit(t, "sensor/trigger/1", wf)
+	submit(t, ns+"/sensor/trigger/1", wf)
 	done := waitDone(t, ns, "run-1", 30*time.Second)
 
 	if done.Status.Phase != v1alpha1.WorkflowSucceeded {
@@ -154,7 +154,7 @@ func TestSubmitRunsTheDAGToSucceededWithOutputsRecordAndLogs(t *testing.T) {
 	for id, want := range map[string]string{
 		"main.parse":   "records=a,b,c",
 		"main.metrics": "summary=count=3",
-		"main.store":   "key=results/run-1.txt",
+		"main.store":   "key=results/" + ns + "/run-1.txt",
 	} {
 		n, ok := nodes[id]
 		if !ok || n.Phase != v1alpha1.NodeSucceeded || n.Outputs == nil {
@@ -168,13 +168,13 @@ func TestSubmitRunsTheDAGToSucceededWithOutputsRecordAndLogs(t *testing.T) {
 	if r := nodes["main.enrich"].Outputs; r == nil || r.Result == nil || *r.Result != "A,B,C" {
 		t.Errorf("enrich result %+v", r)
 	}
-	if r := nodes["main.report"].Outputs; r == nil || r.Result == nil || *r.Result != `{"stored": "results/run-1.txt"}` {
+	if r := nodes["main.report"].Outputs; r == nil || r.Result == nil || *r.Result != `{"stored": "results/`+ns+`/run-1.txt"}` {
 		t.Errorf("report result %+v", r)
 	}
-	if got := reported(); len(got) != 1 || got[0] != `{"stored": "results/run-1.txt"}` {
+	if got := reported(); len(got) != 1 || got[0] != `{"stored": "results/`+ns+`/run-1.txt"}` {
 		t.Errorf("echo received %q", got)
 	}
-	stored, err := os.ReadFile(filepath.Join(artifacts, "results/run-1.txt"))
+	stored, err := os.ReadFile(filepath.Join(artifacts, "results/"+ns+"/run-1.txt"))
 	if err != nil || string(stored) != "A,B,C count=3" {
 		t.Errorf("stored result %q, %v", stored, err)
 	}
@@ -228,13 +228,13 @@ func waitRecord(t *testing.T, ns, name string) events.WorkflowFinished {
 }
 
 func TestTheSameSubmitTwiceRunsOnce(t *testing.T) {
-	ns := "twice"
+	ns := uniqueNamespace("twice")
 	apply(t, ns, pipeline)
 	calls := pipelineFunctions(t)
 	srv, reported := echo(t)
 	wf := workflow(t, pipelineRun("run-twice", ns, `{"records": ["x"]}`, srv.URL))
-	submit(t, "sensor/trigger/twice", wf)
-	submit(t, "sensor/trigger/twice", wf)
+	submit(t, ns+"/sensor/trigger/twice", wf)
+	submit(t, ns+"/sensor/trigger/twice", wf)
 	done := waitDone(t, ns, "run-twice", 30*time.Second)
 	if done.Status.Phase != v1alpha1.WorkflowSucceeded {
 		t.Fatalf("phase %s: %s", done.Status.Phase, done.Status.Message)
@@ -257,15 +257,16 @@ func TestTheSameSubmitTwiceRunsOnce(t *testing.T) {
 }
 
 func TestAMissingWorkflowTemplateEndsTheRunInErrorNamingIt(t *testing.T) {
-	ns := "missing"
+	ns := uniqueNamespace("missing")
 	wf := workflow(t, `
-metadata: {name: run-missing, namespace: missing}
+metadata: {name: run-missing}
 spec:
   workflowTemplateRef: {name: no-such-template}
 `)
-	submit(t, "missing/1", wf)
+	wf.Namespace = ns
+	submit(t, ns+"/missing", wf)
 	done := waitDone(t, ns, "run-missing", 15*time.Second)
-	if done.Status.Phase != v1alpha1.WorkflowError || !strings.Contains(done.Status.Message, "WorkflowTemplate missing/no-such-template not found") {
+	if done.Status.Phase != v1alpha1.WorkflowError || !strings.Contains(done.Status.Message, "WorkflowTemplate "+ns+"/no-such-template not found") {
 		t.Fatalf("phase %s, message %q", done.Status.Phase, done.Status.Message)
 	}
 	if len(done.Status.Nodes) != 0 {
@@ -278,7 +279,7 @@ spec:
 }
 
 func TestAMissingTemplateRefTemplateIsNamed(t *testing.T) {
-	ns := "missing-ref"
+	ns := uniqueNamespace("missing-ref")
 	apply(t, ns, `
 apiVersion: zeroflow.dev/v1alpha1
 kind: WorkflowTemplate
@@ -288,7 +289,7 @@ spec:
   - {name: hello, script: {command: [sh], source: "echo hi"}}
 `)
 	wf := workflow(t, `
-metadata: {name: run-ref, namespace: missing-ref}
+metadata: {name: run-ref}
 spec:
   entrypoint: main
   templates:
@@ -297,7 +298,8 @@ spec:
       tasks:
       - {name: a, templateRef: {name: lib, template: goodbye}}
 `)
-	submit(t, "missing-ref/1", wf)
+	wf.Namespace = ns
+	submit(t, ns+"/missing-ref", wf)
 	done := waitDone(t, ns, "run-ref", 15*time.Second)
 	if done.Status.Phase != v1alpha1.WorkflowError || !strings.Contains(done.Status.Message, `has no template "goodbye"`) || !strings.Contains(done.Status.Message, "dag.tasks[0]") {
 		t.Fatalf("phase %s, message %q", done.Status.Phase, done.Status.Message)
@@ -305,7 +307,7 @@ spec:
 }
 
 func TestWorkflowCreatedThroughTheAPIRunsExecTemplates(t *testing.T) {
-	ns := "kubectl"
+	ns := uniqueNamespace("kubectl")
 	apply(t, ns, `
 apiVersion: zeroflow.dev/v1alpha1
 kind: WorkflowTemplate
@@ -361,16 +363,14 @@ spec:
 }
 
 func TestACrashingStepIsRetriedThenFailsWithTheReason(t *testing.T) {
-	ns := "crash"
+	ns := uniqueNamespace("crash")
 	var calls atomic.Int64
 	step(t, "crash", func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 		calls.Add(1)
-		var m map[string]string
-		m["boom"] = "x" // a nil map write: the function panics
-		return sdk.StepOutput{}, nil
+		panic("boom: the function crashed")
 	})
 	wf := workflow(t, `
-metadata: {name: run-crash, namespace: crash}
+metadata: {name: run-crash}
 spec:
   entrypoint: main
   templates:
@@ -378,7 +378,8 @@ spec:
     retryStrategy: {limit: 2, retryPolicy: Always}
     function: {name: crash}
 `)
-	submit(t, "crash/1", wf)
+	wf.Namespace = ns
+	submit(t, ns+"/crash", wf)
 	done := waitDone(t, ns, "run-crash", 30*time.Second)
 	if done.Status.Phase == v1alpha1.WorkflowSucceeded || !strings.Contains(done.Status.Message, "panic") {
 		t.Fatalf("phase %s, message %q", done.Status.Phase, done.Status.Message)
@@ -389,7 +390,7 @@ spec:
 }
 
 func TestAStepThatTimesOutIsRetriedThenFails(t *testing.T) {
-	ns := "timeout"
+	ns := uniqueNamespace("timeout")
 	var calls atomic.Int64
 	step(t, "sleepy", func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 		calls.Add(1)
@@ -400,7 +401,7 @@ func TestAStepThatTimesOutIsRetriedThenFails(t *testing.T) {
 		return sdk.StepOutput{}, nil
 	})
 	wf := workflow(t, `
-metadata: {name: run-timeout, namespace: timeout}
+metadata: {name: run-timeout}
 spec:
   entrypoint: main
   templates:
@@ -409,7 +410,8 @@ spec:
     retryStrategy: {limit: 1, retryPolicy: Always}
     function: {name: sleepy}
 `)
-	submit(t, "timeout/1", wf)
+	wf.Namespace = ns
+	submit(t, ns+"/timeout", wf)
 	done := waitDone(t, ns, "run-timeout", 30*time.Second)
 	if done.Status.Phase != v1alpha1.WorkflowFailed {
 		t.Fatalf("phase %s, message %q", done.Status.Phase, done.Status.Message)
@@ -425,7 +427,7 @@ spec:
 
 func TestAnInvalidSubmitIsRejectedAndCreatesNothing(t *testing.T) {
 	wf := workflow(t, `
-metadata: {name: run-invalid, namespace: invalid}
+metadata: {name: run-invalid}
 spec:
   entrypoint: main
   templates:
@@ -434,12 +436,13 @@ spec:
       tasks:
       - {name: a, template: nope}
 `)
-	ev := submitEvent(t, "invalid/1", wf)
+	wf.Namespace = uniqueNamespace("invalid")
+	ev := submitEvent(t, wf.Namespace+"/1", wf)
 	_, err := ctrl.Handle(context.Background(), ev)
 	if err == nil || !strings.Contains(err.Error(), "spec.templates[0].dag.tasks[0].template") {
 		t.Fatalf("Handle: %v", err)
 	}
-	if _, err := client.GetWorkflow(context.Background(), "invalid", "run-invalid"); err == nil {
+	if _, err := client.GetWorkflow(context.Background(), wf.Namespace, "run-invalid"); err == nil {
 		t.Errorf("an invalid workflow was created")
 	}
 }

@@ -27,10 +27,11 @@ func (c *Controller) finish(ctx context.Context, wf *v1alpha1.Workflow) error {
 }
 
 func runDuration(wf *v1alpha1.Workflow) time.Duration {
-	if wf.Status.StartedAt == nil || wf.Status.FinishedAt == nil {
-		return 0
+	var last int64
+	for _, n := range wf.Status.Nodes {
+		last = max(last, n.Finished)
 	}
-	return wf.Status.FinishedAt.Sub(wf.Status.StartedAt.Time)
+	return time.Duration(last) * time.Millisecond
 }
 
 // FinishedEvent is the workflow.finished event of a completed workflow. Its
@@ -80,6 +81,14 @@ func RunRecord(wf *v1alpha1.Workflow) events.WorkflowFinished {
 		for _, p := range st.Outputs.Parameters {
 			rec.Outputs[p.Name] = p.ValueString()
 		}
+	}
+	var last int64
+	for _, n := range st.Nodes {
+		last = max(last, n.Finished)
+	}
+	if last > 0 && st.FinishedAt != nil {
+		// status.finishedAt is kept to the second; the nodes know better.
+		rec.FinishedAt = base.Add(time.Duration(last) * time.Millisecond)
 	}
 	ids := make([]string, 0, len(st.Nodes))
 	for id := range st.Nodes {

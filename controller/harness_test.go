@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,4 +302,12 @@ func submitEvent(t *testing.T, id string, wf *v1alpha1.Workflow) event.Event {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+var namespaces atomic.Int64
+
+// uniqueNamespace gives each test run its own namespace, so that a test can
+// run again (-count) in the same API server.
+func uniqueNamespace(base string) string {
+	return fmt.Sprintf("%s-%d", base, namespaces.Add(1))
 }

@@ -124,7 +124,7 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 	case errors.As(runErr, &exitErr):
 		code := int32(exitErr.ExitCode())
 		out.ExitCode = &code
-		// Argo's message for a failed container.
+		//lint:ignore ST1005 Argo's message for a failed container, verbatim
 		return out, fmt.Errorf("Error (exit code %d)", code)
 	default:
 		return out, sdk.Errored(fmt.Errorf("run %s: %w", argv[0], runErr))

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -29,6 +30,11 @@ type Options struct {
 	Secrets secrets.Resolver
 	// Artifacts, when set, receives each step's log.
 	Artifacts sdk.ArtifactStore
+	// Hosts maps a host name to the address to dial for it: `zeroflow
+	// dev` maps each Knative Service's cluster names
+	// (<name>.<namespace>.svc.cluster.local) to where the Service runs, so
+	// that a template's URL works unchanged in both runtimes.
+	Hosts map[string]string
 }
 
 // New returns the http function.
@@ -36,8 +42,20 @@ func New(opts Options) sdk.Handler {
 	if opts.Secrets == nil {
 		opts.Secrets = secrets.Local{}
 	}
-	plain := &http.Client{}
-	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the template asked for it
+	dial := (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	if len(opts.Hosts) > 0 {
+		base := dial
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				if to, ok := opts.Hosts[host]; ok {
+					addr = to
+				}
+			}
+			return base(ctx, network, addr)
+		}
+	}
+	plain := &http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 64}}
+	insecure := &http.Client{Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the template asked for it
 	return sdk.Step(func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 		t := in.Template.HTTP
 		if t == nil {

@@ -44,3 +44,33 @@ func (d DirArtifacts) Put(_ context.Context, key string, r io.Reader) error {
 	}
 	return nil
 }
+
+// Get opens key.
+func (d DirArtifacts) Get(_ context.Context, key string) (io.ReadCloser, error) {
+	if strings.Contains(key, "..") {
+		return nil, fmt.Errorf("artifact key %q has a \"..\" in it", key)
+	}
+	f, err := os.Open(filepath.Join(d.Dir, filepath.Clean("/"+key)))
+	if err != nil {
+		return nil, fmt.Errorf("get artifact %s: %w", key, err)
+	}
+	return f, nil
+}
+
+// EnvArtifacts is the environment variable that names a function's
+// artifact store: a local directory (what `zeroflow dev` sets).
+const EnvArtifacts = "ZEROFLOW_ARTIFACTS"
+
+// ArtifactsFromEnv returns the store $ZEROFLOW_ARTIFACTS names, or nil
+// when it is unset.
+func ArtifactsFromEnv() (ArtifactStore, error) {
+	v := os.Getenv(EnvArtifacts)
+	switch {
+	case v == "":
+		return nil, nil
+	case strings.HasPrefix(v, "s3://"):
+		return nil, fmt.Errorf("%s=%s: the S3 artifact store is not built yet; use a directory", EnvArtifacts, v)
+	default:
+		return DirArtifacts{Dir: v}, nil
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -18,6 +19,11 @@ import (
 type StepInput struct {
 	events.StepRun
 	params map[string]string
+}
+
+// NewStepInput is the input a step.run gives its step.
+func NewStepInput(run events.StepRun) StepInput {
+	return StepInput{StepRun: run, params: run.Parameters()}
 }
 
 // Param returns an input parameter's value ("" when there is none).
@@ -78,7 +84,8 @@ func Errored(err error) error { return &StepError{Phase: v1alpha1.NodeError, Err
 
 // StepOptions configure Step.
 type StepOptions struct {
-	// Artifacts, when set, receives each step's full log.
+	// Artifacts, when set, receives each step's full log; default the
+	// store $ZEROFLOW_ARTIFACTS names.
 	Artifacts ArtifactStore
 	// LogTailLines bounds the log lines sent back in the result; default 20.
 	LogTailLines int
@@ -96,6 +103,13 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 	if o.LogTailLines <= 0 {
 		o.LogTailLines = 20
 	}
+	if o.Artifacts == nil {
+		store, err := ArtifactsFromEnv()
+		if err != nil {
+			slog.Warn("step logs will not be stored", "error", err)
+		}
+		o.Artifacts = store
+	}
 	return HandlerFunc(func(ctx context.Context, e event.Event) (*event.Event, error) {
 		if e.Type() != events.TypeStepRun {
 			return nil, Status(http.StatusBadRequest, fmt.Errorf("a step function takes %s events, not %s", events.TypeStepRun, e.Type()))
@@ -104,7 +118,7 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 		if err := e.DataAs(&run); err != nil {
 			return nil, Status(http.StatusBadRequest, fmt.Errorf("step.run %s: undecodable data: %w", e.ID(), err))
 		}
-		in := StepInput{StepRun: run, params: run.Parameters()}
+		in := NewStepInput(run)
 		capture := newLogCapture(o.LogTailLines)
 		rt := runtimeFrom(ctx)
 		ctx = withRuntime(ctx, &runtime{sender: rt.sender, path: rt.path, capture: capture, logger: capture.logger(rt.logger.With("workflow", run.Workflow, "node", run.NodeID, "attempt", run.Attempt))})
@@ -116,6 +130,10 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 		result := events.StepResult{StartedAt: time.Now().UTC()}
 		out, err := callStep(ctx, fn, in)
 		result.FinishedAt = time.Now().UTC()
+		if err == nil && run.Deadline != nil && !result.FinishedAt.Before(*run.Deadline) {
+			// Too late: the controller has given up on this attempt.
+			err = fmt.Errorf("step did not finish by its deadline %s", run.Deadline.Format(time.RFC3339Nano))
+		}
 		switch {
 		case err == nil:
 			result.Phase = v1alpha1.NodeSucceeded

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,10 @@ import (
 )
 
 func newDevCommand() *cobra.Command {
-	var dataDir, brokerAddr string
+	var (
+		dataDir, brokerAddr, metricsAddr string
+		scaling                          devstack.Scaling
+	)
 	cmd := &cobra.Command{
 		Use:   "dev [DIR]",
 		Short: "Run zeroflow locally, without a cluster, on a directory of manifests",
@@ -44,6 +48,8 @@ between runs.`,
 				DataDir:        dataDir,
 				BrokerAddr:     brokerAddr,
 				KubeconfigPath: kubeconfig,
+				Scaling:        scaling,
+				MetricsAddr:    metricsAddr,
 				Logger:         logger,
 			})
 			if err != nil {
@@ -65,7 +71,12 @@ between runs.`,
 				fmt.Fprintf(out, "  not run  %s\n", s)
 			}
 			abs, _ := filepath.Abs(kubeconfig)
-			fmt.Fprintf(out, "\nLook at it with kubectl:\n  export KUBECONFIG=%s\n  kubectl get workflowtemplates,workflows,eventsources,sensors\n  kubectl get sensor NAME -o yaml   # status: what each trigger waits for\n\nPress Ctrl-C to stop.\n", abs)
+			fmt.Fprintf(out, "\n  artifacts %s (run records in runs/, step logs in logs/)\n", stack.Artifacts)
+			if stack.MetricsURL != "" {
+				fmt.Fprintf(out, "  metrics   %s\n", stack.MetricsURL)
+			}
+			fmt.Fprintf(out, "\nFunctions start on their first request and stop after %s idle.\n", orDefault(scaling.IdleWindow))
+			fmt.Fprintf(out, "\nLook at it:\n  export KUBECONFIG=%s\n  zeroflow list                      # workflows, their phase and progress\n  zeroflow get NAME                  # one workflow's node tree\n  zeroflow logs NAME                 # its steps' captured logs\n  kubectl get workflowtemplates,workflows,eventsources,sensors\n\nPress Ctrl-C to stop.\n", abs)
 			<-ctx.Done()
 			fmt.Fprintln(out, "stopping")
 			return stack.Stop()
@@ -73,5 +84,16 @@ between runs.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".zeroflow", "where the dev stack keeps its state and kubeconfig")
 	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:8080", "the broker's ingress address")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9090", "serve Prometheus /metrics here (empty: do not)")
+	cmd.Flags().DurationVar(&scaling.IdleWindow, "idle", 60*time.Second, "stop a function instance after this long without requests (Knative's scale to zero)")
+	cmd.Flags().IntVar(&scaling.Target, "target", 100, "requests one function instance takes at once before another starts, unless its Service sets autoscaling.knative.dev/target")
+	cmd.Flags().IntVar(&scaling.MaxScale, "max-scale", 10, "most instances of one function, unless its Service sets autoscaling.knative.dev/max-scale")
 	return cmd
+}
+
+func orDefault(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 60 * time.Second
+	}
+	return d
 }

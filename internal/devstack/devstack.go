@@ -8,7 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +27,8 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/broker"
+	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
@@ -43,7 +52,13 @@ type Options struct {
 	// Secrets resolves the secrets EventSources and Sensors name; default
 	// the environment (ZEROFLOW_SECRET_<NAME>_<KEY>).
 	Secrets secrets.Resolver
-	Logger  *slog.Logger
+	// Scaling is how functions scale (Knative's contract); zero values
+	// take Knative's defaults.
+	Scaling Scaling
+	// MetricsAddr, when set, serves Prometheus /metrics there: the
+	// broker's, the functions' starts and instances, the controller's.
+	MetricsAddr string
+	Logger      *slog.Logger
 }
 
 // Stack is a running dev stack.
@@ -58,6 +73,13 @@ type Stack struct {
 	Skipped []string
 	// Endpoints lists where the functions listen, for people.
 	Endpoints []string
+	// Controller runs the workflows.
+	Controller *controller.Controller
+	// Artifacts is the directory of the artifact store: run records,
+	// step logs and what steps store.
+	Artifacts string
+	// MetricsURL is where /metrics is served ("" when it is not).
+	MetricsURL string
 
 	functions     *functions
 	stopFunctions context.CancelFunc
@@ -126,8 +148,23 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if sec == nil {
 		sec = secrets.Local{}
 	}
-	fns, err := planFunctions(objs, host, sec, logger)
+	services, notRun, err := buildServices(ctx, objs, filepath.Join(opts.DataDir, "bin"), logger)
 	if err != nil {
+		return nil, err
+	}
+	skipped = append(skipped, notRun...)
+	reg := prometheus.NewRegistry()
+	fns, err := planFunctions(objs, host, sec, opts.Scaling, funcrunner.NewMetrics(reg), logger)
+	if err != nil {
+		return nil, err
+	}
+	var brokerRefs []string
+	for _, b := range routing.Brokers {
+		brokerRefs = append(brokerRefs, b.Namespace+"/"+b.Name)
+	}
+	rt := &workflowRuntime{}
+	if err := fns.planWorkflows(objs, services, brokerRefs, opts.DataDir, rt); err != nil {
+		fns.closeListeners()
 		return nil, err
 	}
 	routing.Triggers = append(routing.Triggers, fns.triggers...)
@@ -150,7 +187,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if brokerAddr == "" {
 		brokerAddr = "127.0.0.1:8080"
 	}
-	if s.Broker, err = broker.Start(ctx, broker.Options{DataDir: filepath.Join(opts.DataDir, "broker"), Addr: brokerAddr, Logger: logger}); err != nil {
+	if s.Broker, err = broker.Start(ctx, broker.Options{DataDir: filepath.Join(opts.DataDir, "broker"), Addr: brokerAddr, Logger: logger, Registerer: reg}); err != nil {
 		return nil, err
 	}
 	if err := s.Broker.Apply(ctx, routing); err != nil {
@@ -164,6 +201,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("dev stack client: %w", err)
 	}
 	for _, o := range objs {
+		if _, ok := o.Value.(*servingv1.Service); ok {
+			// Knative's API is not installed here: the stack runs the
+			// Service itself.
+			s.Applied = append(s.Applied, fmt.Sprintf("Service %s/%s (Knative, run locally)", namespaceOr(o.Document.Namespace), o.Document.Name))
+			continue
+		}
 		ref, err := apply(ctx, client, o)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
@@ -174,10 +217,25 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// The functions outlive Start's ctx: they stop with Stop.
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFunctions = cancel
-	if err := fns.start(fctx, &runEnv{api: api, broker: s.Broker}); err != nil {
+	env := &runEnv{api: api, broker: s.Broker, publish: func(ctx context.Context, ev event.Event) error {
+		return s.Broker.Publish(ctx, DefaultNamespace, "default", ev)
+	}}
+	if err := fns.start(fctx, env); err != nil {
 		return nil, fmt.Errorf("start functions: %w", err)
 	}
 	s.Endpoints = fns.endpoints
+	s.Controller = rt.controller
+	s.Artifacts = rt.artifacts
+	if opts.MetricsAddr != "" {
+		l, err := net.Listen("tcp", opts.MetricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		fns.serveHTTP(fctx, "metrics", mux, l)
+		s.MetricsURL = "http://" + l.Addr().String() + "/metrics"
+	}
 	return s, nil
 }
 
@@ -256,4 +314,11 @@ func unjoin(err error) []error {
 		return joined.Unwrap()
 	}
 	return []error{err}
+}
+
+func namespaceOr(ns string) string {
+	if ns == "" {
+		return DefaultNamespace
+	}
+	return ns
 }

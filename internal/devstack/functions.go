@@ -25,18 +25,22 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/sensor"
 	"github.com/zeroflow-dev/zeroflow/functions/webhook"
+	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
 
-// functions are the EventSource and Sensor functions the stack runs on
-// loopback, and the Triggers that route to them.
+// functions are the functions the stack runs on loopback, each behind a
+// funcrunner.Runner on a fixed address (the Knative Service's), and the
+// Triggers that route to them.
 type functions struct {
 	host     string
 	logger   *slog.Logger
 	secrets  secrets.Resolver
+	scaling  Scaling
+	metrics  *funcrunner.Metrics
 	triggers []eventingv1.Trigger
 	// endpoints lists, for people, where each function listens.
 	endpoints []string
@@ -44,46 +48,75 @@ type functions struct {
 	pending []func(ctx context.Context, env *runEnv) error
 
 	listeners []net.Listener
+	runners   []*funcrunner.Runner
+	mu        sync.Mutex
 	wg        sync.WaitGroup
 	errs      chan error
+}
+
+// Scaling is Knative's scaling contract as `zeroflow dev` applies it to
+// every function.
+type Scaling struct {
+	// IdleWindow is how long an instance with no requests lives (default
+	// 60s); zero-valued fields take their defaults.
+	IdleWindow time.Duration
+	// Target is the requests one instance takes at once before another
+	// starts, unless the Service sets its own (default 100).
+	Target int
+	// MaxScale bounds a function's instances unless the Service sets its
+	// own (default 10).
+	MaxScale int
 }
 
 // runEnv is what functions need once the stack is up.
 type runEnv struct {
 	api    *kubeapi.Server
 	broker *broker.Broker
+	// publish hands an event to the default broker in process.
+	publish func(ctx context.Context, ev event.Event) error
 }
 
 // planFunctions opens the listeners of every function of objs and renders
 // the Triggers that route to them; nothing serves until start.
-func planFunctions(objs []manifestfile.Object, host string, sec secrets.Resolver, logger *slog.Logger) (_ *functions, err error) {
-	f := &functions{host: host, logger: logger, secrets: sec, errs: make(chan error, 64)}
+func planFunctions(objs []manifestfile.Object, host string, sec secrets.Resolver, scaling Scaling, metrics *funcrunner.Metrics, logger *slog.Logger) (_ *functions, err error) {
+	f := &functions{host: host, logger: logger, secrets: sec, scaling: scaling, metrics: metrics, errs: make(chan error, 64)}
 	defer func() {
 		if err != nil {
 			f.closeListeners()
 		}
 	}()
-	listen := func(addr string) (net.Listener, error) {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		f.listeners = append(f.listeners, l)
-		return l, nil
-	}
 	for _, o := range objs {
 		switch v := o.Value.(type) {
 		case *v1alpha1.EventSource:
-			if err := f.planEventSource(withNamespace(v), listen); err != nil {
+			if err := f.planEventSource(withNamespace(v)); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
 			}
 		case *v1alpha1.Sensor:
-			if err := f.planSensor(withNamespace(v), listen); err != nil {
+			if err := f.planSensor(withNamespace(v)); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
 			}
 		}
 	}
 	return f, nil
+}
+
+func (f *functions) listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	f.listeners = append(f.listeners, l)
+	return l, nil
+}
+
+// listenURL opens a listener on a free port of the host.
+func (f *functions) listenURL() (net.Listener, *apis.URL, error) {
+	l, err := f.listen(net.JoinHostPort(f.host, "0"))
+	if err != nil {
+		return nil, nil, err
+	}
+	u, _ := apis.ParseURL("http://" + l.Addr().String())
+	return l, u, nil
 }
 
 func withNamespace[T interface {
@@ -97,8 +130,9 @@ func withNamespace[T interface {
 }
 
 // planEventSource listens on each port of the EventSource's webhooks, as
-// the EventSource's pod would in Argo.
-func (f *functions) planEventSource(es *v1alpha1.EventSource, listen func(string) (net.Listener, error)) error {
+// the EventSource's Service would on a cluster; an instance starts on the
+// first request.
+func (f *functions) planEventSource(es *v1alpha1.EventSource) error {
 	ports := map[string]bool{}
 	for name, w := range es.Spec.Webhook {
 		ports[w.Port] = true
@@ -106,7 +140,7 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource, listen func(string
 	}
 	byPort := map[string]net.Listener{}
 	for port := range ports {
-		l, err := listen(net.JoinHostPort(f.host, port))
+		l, err := f.listen(net.JoinHostPort(f.host, port))
 		if err != nil {
 			return fmt.Errorf("webhook port %s: %w", port, err)
 		}
@@ -123,7 +157,10 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource, listen func(string
 			return err
 		}
 		for port, h := range w.PortHandlers() {
-			f.serveHTTP(ctx, "eventsource "+es.Name+" port "+port, h, byPort[port])
+			name := "eventsource-" + es.Name + "-" + port
+			f.run(ctx, name, byPort[port], funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
+				return sdk.ServeHTTP(ictx, h, sdk.Options{Listener: l, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+			}), scale{})
 		}
 		return nil
 	})
@@ -132,17 +169,15 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource, listen func(string
 
 // planSensor listens for the sensor's filter and sensor functions and
 // routes the sensor's events to them.
-func (f *functions) planSensor(s *v1alpha1.Sensor, listen func(string) (net.Listener, error)) error {
-	fl, err := listen(net.JoinHostPort(f.host, "0"))
+func (f *functions) planSensor(s *v1alpha1.Sensor) error {
+	fl, filterURL, err := f.listenURL()
 	if err != nil {
 		return err
 	}
-	sl, err := listen(net.JoinHostPort(f.host, "0"))
+	sl, sensorURL, err := f.listenURL()
 	if err != nil {
 		return err
 	}
-	filterURL, _ := apis.ParseURL("http://" + fl.Addr().String())
-	sensorURL, _ := apis.ParseURL("http://" + sl.Addr().String())
 	f.triggers = append(f.triggers, render.SensorTriggers(s, filterURL, sensorURL)...)
 	f.endpoints = append(f.endpoints, fmt.Sprintf("sensor   %s/%s (filter %s, sensor %s)", s.Namespace, s.Name, filterURL, sensorURL))
 	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
@@ -151,7 +186,7 @@ func (f *functions) planSensor(s *v1alpha1.Sensor, listen func(string) (net.List
 			return err
 		}
 		sink := env.broker.Address(s.Namespace, s.Spec.BrokerName())
-		f.serveFunction(ctx, "filter "+s.Name, fn, fl, sink)
+		f.runHandler(ctx, render.SensorFilterName(s), fl, fn, sink)
 		cfg := env.api.Config()
 		dyn, err := dynamic.NewForConfig(cfg)
 		if err != nil {
@@ -161,38 +196,68 @@ func (f *functions) planSensor(s *v1alpha1.Sensor, listen func(string) (net.List
 		if err != nil {
 			return err
 		}
-		sn, err := sensor.New(ctx, sensor.Config{
-			Sensor:  s,
-			Dynamic: dyn,
-			Mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
-			Send:    sdk.NewSender(sink).Send,
-			Secrets: f.secrets,
-			Logger:  f.logger,
-		})
-		if err != nil {
-			return err
-		}
-		f.serveFunction(ctx, "sensor "+s.Name, sn, sl, sink)
+		mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
+		// Each instance is a sensor of its own, as each pod would be: its
+		// state is in the Sensor's status, not in the instance.
+		name := render.SensorFunctionName(s)
+		f.run(ctx, name, sl, funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
+			sn, err := sensor.New(ictx, sensor.Config{
+				Sensor:  s,
+				Dynamic: dyn,
+				Mapper:  mapper,
+				Send:    sdk.NewSender(sink).Send,
+				Secrets: f.secrets,
+				Logger:  f.logger,
+			})
+			if err != nil {
+				return err
+			}
+			return sdk.Serve(ictx, sn, sdk.Options{Listener: l, Sink: sink, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+		}), scale{})
 		return nil
 	})
 	return nil
 }
 
-func (f *functions) serveFunction(ctx context.Context, name string, h sdk.Handler, l net.Listener, sink string) {
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		if err := sdk.Serve(ctx, h, sdk.Options{Listener: l, Sink: sink, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second}); err != nil {
-			f.errs <- fmt.Errorf("%s: %w", name, err)
-		}
-	}()
+// runHandler runs a CloudEvents handler as a scale-to-zero function on l.
+func (f *functions) runHandler(ctx context.Context, name string, l net.Listener, h sdk.Handler, sink string) {
+	f.run(ctx, name, l, funcrunner.InProcess(func(ictx context.Context, il net.Listener) error {
+		return sdk.Serve(ictx, h, sdk.Options{Listener: il, Sink: sink, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+	}), scale{})
 }
 
+// scale is a function's own scaling settings; zero takes the stack's.
+type scale struct{ target, min, max int }
+
+// run serves a function's runner on l until ctx ends.
+func (f *functions) run(ctx context.Context, name string, l net.Listener, start funcrunner.Starter, sc scale) *funcrunner.Runner {
+	if sc.target <= 0 {
+		sc.target = f.scaling.Target
+	}
+	if sc.max <= 0 {
+		sc.max = f.scaling.MaxScale
+	}
+	r := funcrunner.New(funcrunner.Config{Name: name, Start: start, Target: sc.target, MinScale: sc.min, MaxScale: sc.max, IdleWindow: f.scaling.IdleWindow, Logger: f.logger, Metrics: f.metrics})
+	f.mu.Lock()
+	f.runners = append(f.runners, r)
+	f.mu.Unlock()
+	f.serveHTTP(ctx, name, r, l)
+	return r
+}
+
+// serveHTTP serves h on l until ctx ends.
 func (f *functions) serveHTTP(ctx context.Context, name string, h http.Handler, l net.Listener) {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		if err := sdk.ServeHTTP(ctx, h, sdk.Options{Listener: l, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second}); err != nil {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			f.errs <- fmt.Errorf("%s: %w", name, err)
 		}
 	}()
@@ -216,12 +281,19 @@ func (f *functions) closeListeners() {
 	}
 }
 
-// wait waits for the functions to drain and returns their errors.
+// wait waits for the functions' servers to end, stops every instance and
+// returns their errors.
 func (f *functions) wait() error {
 	f.wg.Wait()
 	f.closeListeners()
-	close(f.errs)
 	var errs []error
+	f.mu.Lock()
+	runners := f.runners
+	f.mu.Unlock()
+	for _, r := range runners {
+		errs = append(errs, r.Close())
+	}
+	close(f.errs)
 	for err := range f.errs {
 		errs = append(errs, err)
 	}

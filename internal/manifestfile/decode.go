@@ -29,6 +29,9 @@ func (e ErrUnknownKind) Error() string {
 // Decode decodes a zeroflow document strictly (an unknown field is an error,
 // as kubectl's strict field validation makes it) and validates it.
 func Decode(d Document) (Object, error) {
+	if d.APIVersion == "serving.knative.dev/v1" && d.Kind == "Service" {
+		return decodeService(d)
+	}
 	if d.APIVersion != v1alpha1.SchemeGroupVersion.String() {
 		return Object{}, ErrUnknownKind{Document: d}
 	}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+)
+
+// Handle stores the records and summary and returns their key.
+func Handle(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+	store, err := sdk.ArtifactsFromEnv()
+	if err != nil || store == nil {
+		return sdk.StepOutput{}, sdk.Errored(errors.Join(errors.New("no artifact store: set "+sdk.EnvArtifacts), err))
+	}
+	doc, err := json.Marshal(map[string]json.RawMessage{"records": json.RawMessage(in.Param("records")), "summary": json.RawMessage(in.Param("summary"))})
+	if err != nil {
+		return sdk.StepOutput{}, fmt.Errorf("records and summary must be JSON: %w", err)
+	}
+	key := "results/" + in.Namespace + "/" + in.Workflow + ".json"
+	if err := store.Put(ctx, key, bytes.NewReader(doc)); err != nil {
+		return sdk.StepOutput{}, sdk.Errored(err)
+	}
+	sdk.Logger(ctx).Info("stored", "key", key, "bytes", len(doc))
+	return sdk.StepOutput{Parameters: map[string]string{"key": key}}, nil
+}

@@ -1,0 +1,224 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/controller/engine"
+	"github.com/zeroflow-dev/zeroflow/functions/archive"
+	"github.com/zeroflow-dev/zeroflow/functions/exec"
+	zfhttp "github.com/zeroflow-dev/zeroflow/functions/http"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
+	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+	"github.com/zeroflow-dev/zeroflow/render"
+)
+
+// workflowRuntime is the workflow half of the stack: the controller, the
+// built-in step functions and the archive, and the directory's Knative
+// Services (the user's functions).
+type workflowRuntime struct {
+	controller *controller.Controller
+	artifacts  string
+	// hosts maps each Service's cluster host names to its local address.
+	hosts map[string]string
+}
+
+// Knative's autoscaling annotations that `zeroflow dev` honours.
+const (
+	annotationTarget   = "autoscaling.knative.dev/target"
+	annotationMinScale = "autoscaling.knative.dev/min-scale"
+	annotationMaxScale = "autoscaling.knative.dev/max-scale"
+)
+
+// planWorkflows opens the listeners of the workflow runtime and renders
+// its Triggers: the controller's on every broker (sensors anywhere submit
+// to it), the step functions' and the archive's on default/default, where
+// the controller sends.
+func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtService, brokers []string, dataDir string, rt *workflowRuntime) error {
+	cl, ctrlURL, err := f.listenURL()
+	if err != nil {
+		return err
+	}
+	for _, b := range brokers {
+		ns, name := splitRef(b)
+		f.triggers = append(f.triggers, render.ControllerTriggers(ns, name, ctrlURL)...)
+	}
+	f.endpoints = append(f.endpoints, fmt.Sprintf("control  workflow controller %s", ctrlURL))
+	rt.artifacts = filepath.Join(dataDir, "artifacts")
+	rt.hosts = map[string]string{}
+
+	type builtin struct {
+		name string
+		l    net.Listener
+	}
+	var builtins []builtin
+	for _, name := range []string{engine.FunctionExec, engine.FunctionHTTP, "archive"} {
+		l, u, err := f.listenURL()
+		if err != nil {
+			return err
+		}
+		builtins = append(builtins, builtin{name, l})
+		if name == "archive" {
+			f.triggers = append(f.triggers, render.ArchiveTrigger(DefaultNamespace, "default", u))
+		} else {
+			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", name, u))
+		}
+	}
+
+	called := calledFunctions(objs)
+	type user struct {
+		svc builtService
+		l   net.Listener
+	}
+	var users []user
+	for _, s := range services {
+		l, u, err := f.listenURL()
+		if err != nil {
+			return err
+		}
+		users = append(users, user{s, l})
+		ns := s.svc.Namespace
+		if ns == "" {
+			ns = DefaultNamespace
+		}
+		for _, h := range []string{s.svc.Name + "." + ns + ".svc.cluster.local", s.svc.Name + "." + ns + ".svc", s.svc.Name + "." + ns} {
+			rt.hosts[h] = l.Addr().String()
+		}
+		if called[s.svc.Name] {
+			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", s.svc.Name, u))
+			delete(called, s.svc.Name)
+		}
+		f.endpoints = append(f.endpoints, fmt.Sprintf("service  %s/%s %s (http://%s.%s.svc.cluster.local)", ns, s.svc.Name, u, s.svc.Name, ns))
+	}
+	for _, name := range sortedKeys(called) {
+		f.logger.Warn("a template calls a function that no Knative Service in the directory declares: its steps will wait for a result until their timeout", "function", name)
+	}
+
+	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
+		client, err := controller.NewClient(env.api.Config())
+		if err != nil {
+			return err
+		}
+		c, err := controller.New(controller.Config{
+			Client:          client,
+			Send:            env.publish,
+			Logger:          f.logger.With("component", "controller"),
+			RedispatchAfter: 30 * time.Second,
+			ResyncPeriod:    10 * time.Second,
+		})
+		if err != nil {
+			return err
+		}
+		rt.controller = c
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
+				f.errs <- fmt.Errorf("controller: %w", err)
+			}
+		}()
+		sink := env.broker.Address(DefaultNamespace, "default")
+		// The controller keeps its watch and timers, so it does not scale
+		// to zero; it serves its events like any function.
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			if err := sdk.Serve(ctx, c, sdk.Options{Listener: cl, Sink: sink, Logger: f.logger.With("component", "controller"), DrainTimeout: 10 * time.Second}); err != nil {
+				f.errs <- fmt.Errorf("controller: %w", err)
+			}
+		}()
+		store := sdk.DirArtifacts{Dir: rt.artifacts}
+		for _, b := range builtins {
+			var h sdk.Handler
+			switch b.name {
+			case engine.FunctionExec:
+				h = exec.New(exec.Options{Artifacts: store})
+			case engine.FunctionHTTP:
+				h = zfhttp.New(zfhttp.Options{Artifacts: store, Secrets: f.secrets, Hosts: rt.hosts})
+			default:
+				h = archive.New(store)
+			}
+			f.runHandler(ctx, b.name, b.l, h, sink)
+		}
+		for _, u := range users {
+			target, minScale, maxScale := scalingOf(u.svc.svc)
+			env := []string{"K_SINK=" + sink, sdk.EnvArtifacts + "=" + rt.artifacts, "K_SERVICE=" + u.svc.svc.Name}
+			for _, c := range u.svc.svc.Spec.Template.Spec.Containers {
+				for _, e := range c.Env {
+					env = append(env, e.Name+"="+e.Value)
+				}
+			}
+			start := funcrunner.Process(funcrunner.ProcessConfig{Path: u.svc.binary, Env: env, Output: logWriter{f.logger.With("function", u.svc.svc.Name)}, DrainTimeout: 10 * time.Second})
+			f.run(ctx, u.svc.svc.Name, u.l, start, scale{target: target, min: minScale, max: maxScale})
+		}
+		return nil
+	})
+	return nil
+}
+
+// scalingOf reads a Service's autoscaling annotations and
+// containerConcurrency (a hard limit that also sets the target).
+func scalingOf(svc *servingv1.Service) (target, minScale, maxScale int) {
+	ann := svc.Spec.Template.Annotations
+	atoi := func(k string) int {
+		v, err := strconv.ParseFloat(ann[k], 64)
+		if err != nil {
+			return 0
+		}
+		return int(v)
+	}
+	target, minScale, maxScale = atoi(annotationTarget), atoi(annotationMinScale), atoi(annotationMaxScale)
+	if cc := svc.Spec.Template.Spec.ContainerConcurrency; cc != nil && *cc > 0 && (target == 0 || int(*cc) < target) {
+		target = int(*cc)
+	}
+	return target, minScale, maxScale
+}
+
+// calledFunctions lists the functions the templates of objs call.
+func calledFunctions(objs []manifestfile.Object) map[string]bool {
+	out := map[string]bool{}
+	add := func(ts []v1alpha1.Template) {
+		for _, t := range ts {
+			if t.Function != nil {
+				out[t.Function.Name] = true
+			}
+		}
+	}
+	for _, o := range objs {
+		switch v := o.Value.(type) {
+		case *v1alpha1.WorkflowTemplate:
+			add(v.Spec.Templates)
+		case *v1alpha1.Workflow:
+			add(v.Spec.Templates)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func splitRef(ref string) (string, string) {
+	for i := range len(ref) {
+		if ref[i] == '/' {
+			return ref[:i], ref[i+1:]
+		}
+	}
+	return DefaultNamespace, ref
+}
