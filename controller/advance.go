@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -36,9 +37,10 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 	unlock := c.lock(k)
 	defer unlock()
 	var (
-		out     engine.Outcome
-		wf      *v1alpha1.Workflow
-		written bool
+		out               engine.Outcome
+		wf                *v1alpha1.Workflow
+		written           bool
+		removeAnnotations []string
 	)
 	err := retry.OnError(conflictBackoff, apierrors.IsConflict, func() error {
 		cur, err := c.load(ctx, k)
@@ -54,6 +56,24 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 		if input.Kind == engine.Tick && cur.Status.Phase == v1alpha1.WorkflowUnknown {
 			// A workflow created through the API, not by a submit event.
 			input.Kind = engine.Submit
+		}
+		removeAnnotations = nil
+		if input.Kind == engine.Tick {
+			req, retryReq, remove, err := controlRequest(cur)
+			removeAnnotations = remove
+			switch {
+			case err != nil:
+				c.cfg.Logger.WarnContext(ctx, "request ignored", "workflow", k.String(), "error", err)
+			case retryReq != nil:
+				next.Status = *cur.Status.DeepCopy()
+				if err := resetForRetry(&next.Status, retryReq.Node); err != nil {
+					c.cfg.Logger.WarnContext(ctx, "retry ignored", "workflow", k.String(), "error", err)
+				} else {
+					c.cfg.Logger.InfoContext(ctx, "workflow retried", "workflow", k.String(), "node", retryReq.Node)
+				}
+			case req != nil:
+				input = *req
+			}
 		}
 		if input.Kind == engine.Submit && cur.Status.Phase == v1alpha1.WorkflowUnknown {
 			next.Status = *cur.Status.DeepCopy()
@@ -92,7 +112,7 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			next.ObjectMeta = updated.ObjectMeta
 			next.Spec = updated.Spec
 		}
-		if apiequality.Semantic.DeepEqual(next.Status, out.Status) && out.SpecPatch == nil {
+		if apiequality.Semantic.DeepEqual(cur.Status, out.Status) && out.SpecPatch == nil && len(removeAnnotations) == 0 {
 			wf, written = &next, false
 			return nil
 		}
@@ -106,6 +126,18 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			return fmt.Errorf("write workflow %s status: %w", k, err)
 		}
 		c.metrics.writes.Add(1)
+		if len(removeAnnotations) > 0 {
+			// The request is applied: take it off, so it applies once.
+			done := *updated
+			done.Annotations = maps.Clone(updated.Annotations)
+			for _, a := range removeAnnotations {
+				delete(done.Annotations, a)
+			}
+			if updated, err = c.cfg.Client.UpdateWorkflow(ctx, &done); err != nil {
+				c.cache.drop(k)
+				return fmt.Errorf("write workflow %s annotations: %w", k, err)
+			}
+		}
 		wf, written = updated, true
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 
@@ -104,4 +105,11 @@ func (c *Client) GetWorkflowTemplate(ctx context.Context, namespace, name string
 // CreateWorkflowTemplate creates a WorkflowTemplate.
 func (c *Client) CreateWorkflowTemplate(ctx context.Context, t *v1alpha1.WorkflowTemplate) error {
 	return c.rest.Post().Namespace(t.Namespace).Resource("workflowtemplates").Body(t).Do(ctx).Error()
+}
+
+// PatchWorkflow applies a JSON merge patch to a Workflow (not its status).
+func (c *Client) PatchWorkflow(ctx context.Context, namespace, name string, patch []byte) (*v1alpha1.Workflow, error) {
+	out := &v1alpha1.Workflow{}
+	err := c.rest.Patch(types.MergePatchType).Namespace(namespace).Resource("workflows").Name(name).Body(patch).Do(ctx).Into(out)
+	return out, err
 }

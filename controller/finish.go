@@ -26,12 +26,20 @@ func (c *Controller) finish(ctx context.Context, wf *v1alpha1.Workflow) error {
 	return nil
 }
 
+// runDuration is from the first node's start to the last node's end: the
+// status's own timestamps are kept to the second.
 func runDuration(wf *v1alpha1.Workflow) time.Duration {
-	var last int64
+	var first, last int64 = -1, 0
 	for _, n := range wf.Status.Nodes {
+		if first < 0 || n.Started < first {
+			first = n.Started
+		}
 		last = max(last, n.Finished)
 	}
-	return time.Duration(last) * time.Millisecond
+	if first < 0 || last < first {
+		return 0
+	}
+	return time.Duration(last-first) * time.Millisecond
 }
 
 // FinishedEvent is the workflow.finished event of a completed workflow. Its

@@ -34,20 +34,20 @@ func (c *Controller) Run(ctx context.Context) error {
 	informer := cache.NewSharedIndexInformer(lw, &v1alpha1.Workflow{}, 0, cache.Indexers{})
 	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
-			if wf, ok := obj.(*v1alpha1.Workflow); ok && !wf.Status.Phase.Completed() {
+			if wf, ok := obj.(*v1alpha1.Workflow); ok && (!wf.Status.Phase.Completed() || hasRequest(wf)) {
 				c.queue.Add(key{wf.Namespace, wf.Name})
 			}
 		},
 		UpdateFunc: func(oldObj, newObj any) {
 			old, ok1 := oldObj.(*v1alpha1.Workflow)
 			wf, ok2 := newObj.(*v1alpha1.Workflow)
-			if !ok1 || !ok2 || wf.Status.Phase.Completed() {
+			if !ok1 || !ok2 || (wf.Status.Phase.Completed() && !hasRequest(wf)) {
 				return
 			}
 			// A status write (most of them this instance's own) changes
 			// nothing the engine has not seen; a spec change (suspend,
 			// shutdown) or an unstarted run needs an advance.
-			if wf.Generation != old.Generation || wf.Status.Phase == v1alpha1.WorkflowUnknown {
+			if wf.Generation != old.Generation || wf.Status.Phase == v1alpha1.WorkflowUnknown || hasRequest(wf) {
 				c.queue.Add(key{wf.Namespace, wf.Name})
 			}
 		},
@@ -139,4 +139,11 @@ func (c *Controller) resync(ctx context.Context) error {
 		})
 	}
 	return g.Wait()
+}
+
+// hasRequest reports whether a resume or retry waits on wf.
+func hasRequest(wf *v1alpha1.Workflow) bool {
+	_, resume := wf.Annotations[AnnotationResume]
+	_, retry := wf.Annotations[AnnotationRetry]
+	return resume || retry
 }

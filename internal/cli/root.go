@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
+	"fmt"
 
 	"github.com/spf13/cobra"
 )
@@ -23,6 +23,7 @@ scale-to-zero Knative functions that talk CloudEvents through a Knative Broker.`
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newLintCommand(), newDevCommand(), newBrokerCommand(), newFunctionCommand(), newVersionCommand())
+	root.AddCommand(workflowCommands()...)
 	return root
 }
 
@@ -32,7 +33,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		if !errors.Is(err, errLint) {
-			slog.New(slog.NewTextHandler(stderr, nil)).Error(err.Error())
+			fmt.Fprintf(stderr, "Error: %v\n", err)
 		}
 		return 1
 	}

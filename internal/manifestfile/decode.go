@@ -63,6 +63,9 @@ func Decode(d Document) (Object, error) {
 	}
 	obj := Object{Document: d, Value: value, Errors: errs()}
 	// ValidateEventSource and ValidateSensor check the name themselves.
+	if wf, ok := value.(*v1alpha1.Workflow); ok && wf.GenerateName != "" {
+		return obj, nil // the API server names it
+	}
 	if d.Name == "" && !hasError(obj.Errors, "metadata.name") {
 		obj.Errors = append(obj.Errors, field.Required(field.NewPath("metadata", "name"), "every object needs a name"))
 	}

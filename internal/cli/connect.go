@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/zeroflow-dev/zeroflow/controller"
+)
+
+// devDataDir is where `zeroflow dev` keeps its state by default; the
+// workflow commands find the dev stack's kubeconfig and artifacts there.
+const devDataDir = ".zeroflow"
+
+// conn is how a workflow command reaches the API: the dev stack in
+// ./.zeroflow when it runs, else $KUBECONFIG or ~/.kube/config.
+type conn struct {
+	kubeconfig string
+	namespace  string
+	output     string
+	artifacts  string
+}
+
+func (c *conn) addFlags(cmd *cobra.Command, withOutput bool) {
+	cmd.Flags().StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig to use (default: the zeroflow dev stack's .zeroflow/kubeconfig if present, else $KUBECONFIG or ~/.kube/config)")
+	cmd.Flags().StringVarP(&c.namespace, "namespace", "n", "default", "namespace of the workflows")
+	if withOutput {
+		cmd.Flags().StringVarP(&c.output, "output", "o", "", "output format: json, yaml or wide")
+	}
+}
+
+func (c *conn) client() (*controller.Client, error) {
+	path := c.kubeconfig
+	if path == "" {
+		dev := filepath.Join(devDataDir, "kubeconfig")
+		if _, err := os.Stat(dev); err == nil {
+			path = dev
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no Kubernetes API to talk to (start one with `zeroflow dev`, or pass --kubeconfig): %w", err)
+	}
+	return controller.NewClient(cfg)
+}
+
+// artifactsDir is the dev stack's artifact store.
+func (c *conn) artifactsDir() string {
+	if c.artifacts != "" {
+		return c.artifacts
+	}
+	if v := os.Getenv("ZEROFLOW_ARTIFACTS"); v != "" {
+		return v
+	}
+	return filepath.Join(devDataDir, "artifacts")
+}
+
+// printObject prints v as JSON or YAML; it reports false for other formats.
+func printObject(w io.Writer, format string, v any) (bool, error) {
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return true, err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return true, err
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return true, err
+		}
+		_, err = w.Write(b)
+		return true, err
+	case "", "wide":
+		return false, nil
+	default:
+		return true, fmt.Errorf("unknown output format %q: use json, yaml or wide", format)
+	}
+}

@@ -1,0 +1,514 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/zeroflow-dev/zeroflow/api/events"
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+)
+
+// workflowCommands are Argo's workflow commands.
+func workflowCommands() []*cobra.Command {
+	return []*cobra.Command{
+		newSubmitCommand(), newListCommand(), newGetCommand(), newWatchCommand(), newLogsCommand(),
+		newControlCommand("stop", "Stop a workflow: running steps fail, nothing new starts, exit handlers run", `{"spec":{"shutdown":"Stop"}}`),
+		newControlCommand("terminate", "Terminate a workflow: running steps fail, nothing new starts, exit handlers do not run", `{"spec":{"shutdown":"Terminate"}}`),
+		newControlCommand("suspend", "Suspend a workflow: running steps finish, nothing new starts until resume", `{"spec":{"suspend":true}}`),
+		newResumeCommand(), newRetryCommand(), newResubmitCommand(), newDeleteCommand(),
+	}
+}
+
+func newSubmitCommand() *cobra.Command {
+	var (
+		c      conn
+		watch  bool
+		params []string
+		from   string
+	)
+	cmd := &cobra.Command{
+		Use:   "submit [FILE]",
+		Short: "Submit a workflow from a file, or from a WorkflowTemplate with --from",
+		Long: `submit validates the Workflow in FILE (as lint does) and creates it; an
+invalid file is reported with its field paths and nothing is created. With
+--from workflowtemplate/NAME it runs that template. -p name=value sets
+arguments. --watch follows the run until it ends; the exit status is 1 if it
+did not succeed.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var wf *v1alpha1.Workflow
+			switch {
+			case from != "" && len(args) == 0:
+				kind, name, ok := strings.Cut(from, "/")
+				if !ok || !strings.EqualFold(kind, "workflowtemplate") {
+					return fmt.Errorf("--from %q: want workflowtemplate/NAME", from)
+				}
+				wf = &v1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{GenerateName: name + "-"}, Spec: v1alpha1.WorkflowSpec{WorkflowTemplateRef: &v1alpha1.WorkflowTemplateRef{Name: name}}}
+			case len(args) == 1 && from == "":
+				var err error
+				if wf, err = readWorkflowFile(args[0]); err != nil {
+					return err
+				}
+			default:
+				return errors.New("give a FILE or --from workflowtemplate/NAME")
+			}
+			if err := setParams(wf, params); err != nil {
+				return err
+			}
+			if wf.Namespace == "" {
+				wf.Namespace = c.namespace
+			}
+			if errs := v1alpha1.ValidateWorkflow(wf); len(errs) > 0 {
+				return fmt.Errorf("invalid workflow, nothing submitted:\n%w", errs.ToAggregate())
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			created, err := cl.CreateWorkflow(cmd.Context(), wf)
+			if err != nil {
+				return fmt.Errorf("submit: %w", err)
+			}
+			if !watch {
+				if ok, err := printObject(cmd.OutOrStdout(), c.output, created); ok {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "submitted %s/%s\n", created.Namespace, created.Name)
+				return nil
+			}
+			return watchWorkflow(cmd.Context(), cmd.OutOrStdout(), cl, created.Namespace, created.Name, c.output == "wide")
+		},
+	}
+	c.addFlags(cmd, true)
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the run until it ends")
+	cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "an argument, name=value")
+	cmd.Flags().StringVar(&from, "from", "", "submit from workflowtemplate/NAME")
+	return cmd
+}
+
+// readWorkflowFile reads and checks the one Workflow of a file.
+func readWorkflowFile(path string) (*v1alpha1.Workflow, error) {
+	docs, err := manifestfile.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	var found *v1alpha1.Workflow
+	var problems []string
+	for _, d := range docs {
+		obj, err := manifestfile.Decode(d)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		for _, e := range obj.Errors {
+			problems = append(problems, fmt.Sprintf("%s: %s: %v", d.Source(), d.Ref(), e))
+		}
+		if wf, ok := obj.Value.(*v1alpha1.Workflow); ok && found == nil {
+			found = wf
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("invalid workflow, nothing submitted:\n  %s", strings.Join(problems, "\n  "))
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%s has no Workflow", path)
+	}
+	return found, nil
+}
+
+func setParams(wf *v1alpha1.Workflow, params []string) error {
+	for _, p := range params {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok {
+			return fmt.Errorf("-p %q: want name=value", p)
+		}
+		v := v1alpha1.AnyString(value)
+		set := false
+		for i := range wf.Spec.Arguments.Parameters {
+			if wf.Spec.Arguments.Parameters[i].Name == name {
+				wf.Spec.Arguments.Parameters[i].Value = &v
+				set = true
+			}
+		}
+		if !set {
+			wf.Spec.Arguments.Parameters = append(wf.Spec.Arguments.Parameters, v1alpha1.Parameter{Name: name, Value: &v})
+		}
+	}
+	return nil
+}
+
+func newListCommand() *cobra.Command {
+	var c conn
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List workflows, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			ns := c.namespace
+			if all {
+				ns = ""
+			}
+			l, err := cl.ListWorkflows(cmd.Context(), ns, metav1.ListOptions{})
+			if err != nil {
+				return fmt.Errorf("list workflows: %w", err)
+			}
+			sort.Slice(l.Items, func(i, j int) bool {
+				a, b := l.Items[i].CreationTimestamp, l.Items[j].CreationTimestamp
+				if a.Equal(&b) {
+					return l.Items[i].Name < l.Items[j].Name
+				}
+				return b.Before(&a)
+			})
+			if ok, err := printObject(cmd.OutOrStdout(), c.output, l.Items); ok {
+				return err
+			}
+			printList(cmd.OutOrStdout(), l.Items, c.output == "wide", time.Now())
+			return nil
+		},
+	}
+	c.addFlags(cmd, true)
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list every namespace")
+	return cmd
+}
+
+func newGetCommand() *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show a workflow and its node tree, with phases and durations",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			wf, err := getWorkflow(cmd.Context(), cl, c.namespace, args[0])
+			if err != nil {
+				return err
+			}
+			if ok, err := printObject(cmd.OutOrStdout(), c.output, wf); ok {
+				return err
+			}
+			printWorkflow(cmd.OutOrStdout(), wf, c.output == "wide", time.Now())
+			return nil
+		},
+	}
+	c.addFlags(cmd, true)
+	return cmd
+}
+
+func getWorkflow(ctx context.Context, cl *controller.Client, ns, name string) (*v1alpha1.Workflow, error) {
+	wf, err := cl.GetWorkflow(ctx, ns, name)
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("workflow %s/%s not found", ns, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get workflow %s/%s: %w", ns, name, err)
+	}
+	return wf, nil
+}
+
+func newWatchCommand() *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use:   "watch NAME",
+		Short: "Follow a workflow's progress until it ends",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			return watchWorkflow(cmd.Context(), cmd.OutOrStdout(), cl, c.namespace, args[0], c.output == "wide")
+		},
+	}
+	c.addFlags(cmd, true)
+	return cmd
+}
+
+// errNotSucceeded makes the exit status 1 when a watched run failed.
+var errNotSucceeded = errors.New("the workflow did not succeed")
+
+// watchWorkflow prints the workflow each time it changes, until it ends.
+func watchWorkflow(ctx context.Context, w io.Writer, cl *controller.Client, ns, name string, wide bool) error {
+	var lastRV string
+	for {
+		wf, err := getWorkflow(ctx, cl, ns, name)
+		if err != nil {
+			return err
+		}
+		if wf.ResourceVersion != lastRV {
+			lastRV = wf.ResourceVersion
+			fmt.Fprintf(w, "\n--- %s\n", time.Now().Format(time.TimeOnly))
+			printWorkflow(w, wf, wide, time.Now())
+		}
+		if wf.Status.Phase.Completed() {
+			if wf.Status.Phase != v1alpha1.WorkflowSucceeded {
+				return fmt.Errorf("%w: %s %s", errNotSucceeded, wf.Status.Phase, wf.Status.Message)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func newLogsCommand() *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use:   "logs NAME [NODE]",
+		Short: "Print the logs a workflow's steps captured (all steps, or one node)",
+		Long: `logs prints what each step logged through the SDK (or, for exec steps,
+its output), read from the artifact store where the step stored it
+(.zeroflow/artifacts for zeroflow dev, or --artifacts). Each attempt of a
+retried step is shown.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			wf, err := getWorkflow(cmd.Context(), cl, c.namespace, args[0])
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for id, n := range wf.Status.Nodes {
+				if n.Type != v1alpha1.NodeTypeLeaf || n.Phase == v1alpha1.NodeSkipped || n.Phase == v1alpha1.NodeOmitted || n.Phase == v1alpha1.NodePending {
+					continue
+				}
+				if len(args) == 2 && id != args[1] && !strings.HasSuffix(id, "."+args[1]) {
+					continue
+				}
+				ids = append(ids, id)
+			}
+			if len(ids) == 0 {
+				if len(args) == 2 {
+					return fmt.Errorf("workflow %s has no step %q", wf.Name, args[1])
+				}
+				return fmt.Errorf("workflow %s has run no steps yet", wf.Name)
+			}
+			sort.Slice(ids, func(i, j int) bool { return wf.Status.Nodes[ids[i]].Started < wf.Status.Nodes[ids[j]].Started || (wf.Status.Nodes[ids[i]].Started == wf.Status.Nodes[ids[j]].Started && ids[i] < ids[j]) })
+			out := cmd.OutOrStdout()
+			dir := c.artifactsDir()
+			for _, id := range ids {
+				n := wf.Status.Nodes[id]
+				for attempt := int32(0); attempt <= n.Retries; attempt++ {
+					b, err := os.ReadFile(filepath.Join(dir, events.StepLogKey(wf.Namespace, wf.Name, id, attempt)))
+					label := id
+					if n.Retries > 0 {
+						label = fmt.Sprintf("%s (attempt %d)", id, attempt)
+					}
+					switch {
+					case errors.Is(err, os.ErrNotExist):
+						fmt.Fprintf(out, "%s: no log stored\n", label)
+					case err != nil:
+						return err
+					default:
+						for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+							fmt.Fprintf(out, "%s: %s\n", label, line)
+						}
+					}
+				}
+			}
+			return nil
+		},
+	}
+	c.addFlags(cmd, false)
+	cmd.Flags().StringVar(&c.artifacts, "artifacts", "", "the artifact store directory (default $ZEROFLOW_ARTIFACTS or .zeroflow/artifacts)")
+	return cmd
+}
+
+// newControlCommand patches a workflow's spec, as Argo's CLI does.
+func newControlCommand(name, short, patch string) *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use:   name + " NAME...",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if _, err := getWorkflow(cmd.Context(), cl, c.namespace, n); err != nil {
+					return err
+				}
+				if _, err := cl.PatchWorkflow(cmd.Context(), c.namespace, n, []byte(patch)); err != nil {
+					return fmt.Errorf("%s %s: %w", name, n, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "workflow %s: %s requested\n", n, name)
+			}
+			return nil
+		},
+	}
+	c.addFlags(cmd, false)
+	return cmd
+}
+
+// annotate puts a request annotation on a workflow for the controller.
+func annotate(ctx context.Context, cl *controller.Client, ns, name, key string, value any) error {
+	b, err := json.Marshal(value)
+	if err != nil {
+		return err
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: string(b)}}})
+	_, err = cl.PatchWorkflow(ctx, ns, name, patch)
+	return err
+}
+
+func newResumeCommand() *cobra.Command {
+	var c conn
+	var node string
+	cmd := &cobra.Command{
+		Use:   "resume NAME...",
+		Short: "Resume a suspended workflow and its suspend steps",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if _, err := getWorkflow(cmd.Context(), cl, c.namespace, n); err != nil {
+					return err
+				}
+				req := controller.ResumeRequest{}
+				if node != "" {
+					req.Nodes = []string{node}
+				}
+				if err := annotate(cmd.Context(), cl, c.namespace, n, controller.AnnotationResume, req); err != nil {
+					return fmt.Errorf("resume %s: %w", n, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "workflow %s: resume requested\n", n)
+			}
+			return nil
+		},
+	}
+	c.addFlags(cmd, false)
+	cmd.Flags().StringVar(&node, "node", "", "resume only this suspend node")
+	return cmd
+}
+
+func newRetryCommand() *cobra.Command {
+	var c conn
+	var node string
+	cmd := &cobra.Command{
+		Use:   "retry NAME",
+		Short: "Run a Failed or Error workflow's failed steps again (or one node with --node)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			wf, err := getWorkflow(cmd.Context(), cl, c.namespace, args[0])
+			if err != nil {
+				return err
+			}
+			if wf.Status.Phase != v1alpha1.WorkflowFailed && wf.Status.Phase != v1alpha1.WorkflowError {
+				return fmt.Errorf("workflow %s is %s: only a Failed or Error workflow can be retried", wf.Name, phaseOf(wf))
+			}
+			if node != "" {
+				if _, ok := wf.Status.Nodes[node]; !ok {
+					return fmt.Errorf("workflow %s has no node %q", wf.Name, node)
+				}
+			}
+			if err := annotate(cmd.Context(), cl, c.namespace, wf.Name, controller.AnnotationRetry, controller.RetryRequest{Node: node}); err != nil {
+				return fmt.Errorf("retry %s: %w", wf.Name, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "workflow %s: retry requested\n", wf.Name)
+			return nil
+		},
+	}
+	c.addFlags(cmd, false)
+	cmd.Flags().StringVar(&node, "node", "", "retry only this node (an ID as `zeroflow get -o json` shows)")
+	return cmd
+}
+
+func newResubmitCommand() *cobra.Command {
+	var c conn
+	var watch bool
+	cmd := &cobra.Command{
+		Use:   "resubmit NAME",
+		Short: "Submit a new run with a workflow's spec and arguments",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			old, err := getWorkflow(cmd.Context(), cl, c.namespace, args[0])
+			if err != nil {
+				return err
+			}
+			wf := &v1alpha1.Workflow{
+				ObjectMeta: metav1.ObjectMeta{GenerateName: old.Name + "-", Namespace: old.Namespace, Labels: old.Labels},
+				Spec:       *old.Spec.DeepCopy(),
+			}
+			wf.Spec.Shutdown, wf.Spec.Suspend = "", nil
+			created, err := cl.CreateWorkflow(cmd.Context(), wf)
+			if err != nil {
+				return fmt.Errorf("resubmit %s: %w", old.Name, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "submitted %s/%s\n", created.Namespace, created.Name)
+			if watch {
+				return watchWorkflow(cmd.Context(), cmd.OutOrStdout(), cl, created.Namespace, created.Name, false)
+			}
+			return nil
+		},
+	}
+	c.addFlags(cmd, false)
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the new run until it ends")
+	return cmd
+}
+
+func newDeleteCommand() *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete workflows",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := cl.DeleteWorkflow(cmd.Context(), c.namespace, n); err != nil {
+					if apierrors.IsNotFound(err) {
+						return fmt.Errorf("workflow %s/%s not found", c.namespace, n)
+					}
+					return fmt.Errorf("delete %s: %w", n, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "workflow %s deleted\n", n)
+			}
+			return nil
+		},
+	}
+	c.addFlags(cmd, false)
+	return cmd
+}
