@@ -180,7 +180,9 @@ func printWorkflow(w io.Writer, wf *v1alpha1.Workflow, wide bool, now time.Time)
 		}
 		fmt.Fprintln(tw, row)
 		kids := children[id]
-		sort.Slice(kids, func(i, j int) bool { return wf.Status.Nodes[kids[i]].Started < wf.Status.Nodes[kids[j]].Started || (wf.Status.Nodes[kids[i]].Started == wf.Status.Nodes[kids[j]].Started && kids[i] < kids[j]) })
+		sort.Slice(kids, func(i, j int) bool {
+			return wf.Status.Nodes[kids[i]].Started < wf.Status.Nodes[kids[j]].Started || (wf.Status.Nodes[kids[i]].Started == wf.Status.Nodes[kids[j]].Started && kids[i] < kids[j])
+		})
 		next := prefix
 		if depth > 0 {
 			if last {

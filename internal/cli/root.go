@@ -4,8 +4,8 @@ package cli
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 )

@@ -310,7 +310,9 @@ retried step is shown.`,
 				}
 				return fmt.Errorf("workflow %s has run no steps yet", wf.Name)
 			}
-			sort.Slice(ids, func(i, j int) bool { return wf.Status.Nodes[ids[i]].Started < wf.Status.Nodes[ids[j]].Started || (wf.Status.Nodes[ids[i]].Started == wf.Status.Nodes[ids[j]].Started && ids[i] < ids[j]) })
+			sort.Slice(ids, func(i, j int) bool {
+				return wf.Status.Nodes[ids[i]].Started < wf.Status.Nodes[ids[j]].Started || (wf.Status.Nodes[ids[i]].Started == wf.Status.Nodes[ids[j]].Started && ids[i] < ids[j])
+			})
 			out := cmd.OutOrStdout()
 			dir := c.artifactsDir()
 			for _, id := range ids {

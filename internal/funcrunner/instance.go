@@ -43,7 +43,7 @@ type inProcess struct {
 	err    error
 }
 
-func (i *inProcess) URL() *url.URL          { return i.url }
+func (i *inProcess) URL() *url.URL         { return i.url }
 func (i *inProcess) Done() <-chan struct{} { return i.done }
 func (i *inProcess) Stop() error {
 	i.cancel()
@@ -114,7 +114,7 @@ type process struct {
 	once  sync.Once
 }
 
-func (p *process) URL() *url.URL          { return p.url }
+func (p *process) URL() *url.URL         { return p.url }
 func (p *process) Done() <-chan struct{} { return p.done }
 
 // Stop sends SIGTERM, as Knative does, and SIGKILL after the drain timeout.
