@@ -37,7 +37,7 @@ func TestDevServesTheExampleAndStopsOnInterrupt(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
-	cmd := exec.Command(bin, "dev", "../../examples/log-pipeline", "--data-dir", dataDir, "--broker-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "dev", "../../examples/log-pipeline", "--data-dir", dataDir, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

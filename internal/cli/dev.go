@@ -18,6 +18,7 @@ import (
 func newDevCommand() *cobra.Command {
 	var (
 		dataDir, brokerAddr, metricsAddr string
+		controllerURL                    string
 		scaling                          devstack.Scaling
 	)
 	cmd := &cobra.Command{
@@ -50,6 +51,7 @@ between runs.`,
 				KubeconfigPath: kubeconfig,
 				Scaling:        scaling,
 				MetricsAddr:    metricsAddr,
+				ControllerURL:  controllerURL,
 				Logger:         logger,
 			})
 			if err != nil {
@@ -87,6 +89,8 @@ between runs.`,
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9090", "serve Prometheus /metrics here (empty: do not)")
 	cmd.Flags().DurationVar(&scaling.IdleWindow, "idle", 60*time.Second, "stop a function instance after this long without requests (Knative's scale to zero)")
 	cmd.Flags().IntVar(&scaling.Target, "target", 100, "requests one function instance takes at once before another starts, unless its Service sets autoscaling.knative.dev/target")
+	cmd.Flags().StringVar(&controllerURL, "controller", "", "route to a controller running as its own process (zeroflow controller) at this URL instead of running one")
+	cmd.Flags().Float64Var(&scaling.StepFailureRate, "inject-failures", 0, "chaos testing: answer this fraction (0..1) of step.run deliveries with 500 before they reach a step function")
 	cmd.Flags().IntVar(&scaling.MaxScale, "max-scale", 10, "most instances of one function, unless its Service sets autoscaling.knative.dev/max-scale")
 	return cmd
 }

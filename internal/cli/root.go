@@ -24,6 +24,7 @@ scale-to-zero Knative functions that talk CloudEvents through a Knative Broker.`
 	root.SetErr(stderr)
 	root.AddCommand(newLintCommand(), newDevCommand(), newBrokerCommand(), newFunctionCommand(), newVersionCommand())
 	root.AddCommand(workflowCommands()...)
+	root.AddCommand(newControllerCommand())
 	return root
 }
 

@@ -55,6 +55,10 @@ type Options struct {
 	// Scaling is how functions scale (Knative's contract); zero values
 	// take Knative's defaults.
 	Scaling Scaling
+	// ControllerURL, when set, is a controller running elsewhere (its own
+	// process, `zeroflow controller`); the stack routes to it and runs
+	// none of its own.
+	ControllerURL string
 	// MetricsAddr, when set, serves Prometheus /metrics there: the
 	// broker's, the functions' starts and instances, the controller's.
 	MetricsAddr string
@@ -163,7 +167,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		brokerRefs = append(brokerRefs, b.Namespace+"/"+b.Name)
 	}
 	rt := &workflowRuntime{}
-	if err := fns.planWorkflows(objs, services, brokerRefs, opts.DataDir, rt); err != nil {
+	if err := fns.planWorkflows(objs, services, brokerRefs, opts.DataDir, opts.ControllerURL, rt); err != nil {
 		fns.closeListeners()
 		return nil, err
 	}

@@ -66,6 +66,10 @@ type Scaling struct {
 	// MaxScale bounds a function's instances unless the Service sets its
 	// own (default 10).
 	MaxScale int
+	// StepFailureRate, for chaos testing, is the fraction of step.run
+	// deliveries answered 500 before they reach a step function (the
+	// broker retries them).
+	StepFailureRate float64
 }
 
 // runEnv is what functions need once the stack is up.
@@ -186,7 +190,7 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 			return err
 		}
 		sink := env.broker.Address(s.Namespace, s.Spec.BrokerName())
-		f.runHandler(ctx, render.SensorFilterName(s), fl, fn, sink)
+		f.runHandler(ctx, render.SensorFilterName(s), fl, fn, sink, scale{})
 		cfg := env.api.Config()
 		dyn, err := dynamic.NewForConfig(cfg)
 		if err != nil {
@@ -220,14 +224,18 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 }
 
 // runHandler runs a CloudEvents handler as a scale-to-zero function on l.
-func (f *functions) runHandler(ctx context.Context, name string, l net.Listener, h sdk.Handler, sink string) {
+func (f *functions) runHandler(ctx context.Context, name string, l net.Listener, h sdk.Handler, sink string, sc scale) {
 	f.run(ctx, name, l, funcrunner.InProcess(func(ictx context.Context, il net.Listener) error {
 		return sdk.Serve(ictx, h, sdk.Options{Listener: il, Sink: sink, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
-	}), scale{})
+	}), sc)
 }
 
 // scale is a function's own scaling settings; zero takes the stack's.
-type scale struct{ target, min, max int }
+type scale struct {
+	target, min, max int
+	// step marks a step function, which StepFailureRate applies to.
+	step bool
+}
 
 // run serves a function's runner on l until ctx ends.
 func (f *functions) run(ctx context.Context, name string, l net.Listener, start funcrunner.Starter, sc scale) *funcrunner.Runner {
@@ -237,7 +245,11 @@ func (f *functions) run(ctx context.Context, name string, l net.Listener, start 
 	if sc.max <= 0 {
 		sc.max = f.scaling.MaxScale
 	}
-	r := funcrunner.New(funcrunner.Config{Name: name, Start: start, Target: sc.target, MinScale: sc.min, MaxScale: sc.max, IdleWindow: f.scaling.IdleWindow, Logger: f.logger, Metrics: f.metrics})
+	cfg := funcrunner.Config{Name: name, Start: start, Target: sc.target, MinScale: sc.min, MaxScale: sc.max, IdleWindow: f.scaling.IdleWindow, Logger: f.logger, Metrics: f.metrics}
+	if sc.step {
+		cfg.FailureRate = f.scaling.StepFailureRate
+	}
+	r := funcrunner.New(cfg)
 	f.mu.Lock()
 	f.runners = append(f.runners, r)
 	f.mu.Unlock()

@@ -56,7 +56,11 @@ func buildServices(ctx context.Context, objs []manifestfile.Object, binDir strin
 		}
 		mod, err := moduleRoot(filepath.Dir(o.Document.File))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
+			// Manifests outside a module (a copy elsewhere) build in the
+			// module zeroflow dev runs in, if any.
+			if mod, err = moduleRoot("."); err != nil {
+				return nil, nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
+			}
 		}
 		jobs = append(jobs, job{svc: svc, importPath: strings.TrimPrefix(containers[0].Image, koPrefix), moduleDir: mod, out: filepath.Join(binDir, svc.Name)})
 	}

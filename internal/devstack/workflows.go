@@ -11,6 +11,8 @@ import (
 
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"knative.dev/pkg/apis"
+
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
@@ -44,9 +46,17 @@ const (
 // its Triggers: the controller's on every broker (sensors anywhere submit
 // to it), the step functions' and the archive's on default/default, where
 // the controller sends.
-func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtService, brokers []string, dataDir string, rt *workflowRuntime) error {
-	cl, ctrlURL, err := f.listenURL()
-	if err != nil {
+func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtService, brokers []string, dataDir, external string, rt *workflowRuntime) error {
+	var (
+		cl      net.Listener
+		ctrlURL *apis.URL
+		err     error
+	)
+	if external != "" {
+		if ctrlURL, err = apis.ParseURL(external); err != nil {
+			return fmt.Errorf("controller URL %q: %w", external, err)
+		}
+	} else if cl, ctrlURL, err = f.listenURL(); err != nil {
 		return err
 	}
 	for _, b := range brokers {
@@ -76,6 +86,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 	}
 
 	called := calledFunctions(objs)
+	declared := map[string]bool{}
 	type user struct {
 		svc builtService
 		l   net.Listener
@@ -96,15 +107,21 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		}
 		if called[s.svc.Name] {
 			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", s.svc.Name, u))
-			delete(called, s.svc.Name)
+			declared[s.svc.Name] = true
 		}
 		f.endpoints = append(f.endpoints, fmt.Sprintf("service  %s/%s %s (http://%s.%s.svc.cluster.local)", ns, s.svc.Name, u, s.svc.Name, ns))
 	}
 	for _, name := range sortedKeys(called) {
+		if declared[name] {
+			continue
+		}
 		f.logger.Warn("a template calls a function that no Knative Service in the directory declares: its steps will wait for a result until their timeout", "function", name)
 	}
 
 	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
+		if external != "" {
+			return nil
+		}
 		client, err := controller.NewClient(env.api.Config())
 		if err != nil {
 			return err
@@ -137,6 +154,10 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				f.errs <- fmt.Errorf("controller: %w", err)
 			}
 		}()
+		return nil
+	})
+	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
+		sink := env.broker.Address(DefaultNamespace, "default")
 		store := sdk.DirArtifacts{Dir: rt.artifacts}
 		for _, b := range builtins {
 			var h sdk.Handler
@@ -148,7 +169,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			default:
 				h = archive.New(store)
 			}
-			f.runHandler(ctx, b.name, b.l, h, sink)
+			f.runHandler(ctx, b.name, b.l, h, sink, scale{step: b.name != "archive"})
 		}
 		for _, u := range users {
 			target, minScale, maxScale := scalingOf(u.svc.svc)
@@ -159,7 +180,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				}
 			}
 			start := funcrunner.Process(funcrunner.ProcessConfig{Path: u.svc.binary, Env: env, Output: logWriter{f.logger.With("function", u.svc.svc.Name)}, DrainTimeout: 10 * time.Second})
-			f.run(ctx, u.svc.svc.Name, u.l, start, scale{target: target, min: minScale, max: maxScale})
+			f.run(ctx, u.svc.svc.Name, u.l, start, scale{target: target, min: minScale, max: maxScale, step: called[u.svc.svc.Name]})
 		}
 		return nil
 	})

@@ -14,6 +14,7 @@ type Metrics struct {
 	instances  *prometheus.GaugeVec
 	stops      *prometheus.CounterVec
 	failures   *prometheus.CounterVec
+	injectedN  *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics with reg (nil: not registered).
@@ -24,9 +25,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		instances:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "zeroflow_function_instances", Help: "Function instances running."}, []string{"function"}),
 		stops:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zeroflow_function_stops_total", Help: "Function instances stopped, by why (idle, exited, closed)."}, []string{"function", "why"}),
 		failures:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zeroflow_function_start_failures_total", Help: "Function instances that failed to start."}, []string{"function"}),
+		injectedN:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zeroflow_function_injected_failures_total", Help: "Requests answered 500 by --inject-failures."}, []string{"function"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.coldStarts, m.startTime, m.instances, m.stops, m.failures)
+		reg.MustRegister(m.coldStarts, m.startTime, m.instances, m.stops, m.failures, m.injectedN)
 	}
 	return m
 }
@@ -43,3 +45,5 @@ func (m *Metrics) stopped(fn, why string, n int) {
 }
 
 func (m *Metrics) startFailed(fn string) { m.failures.WithLabelValues(fn).Inc() }
+
+func (m *Metrics) injected(fn string) { m.injectedN.WithLabelValues(fn).Inc() }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -49,6 +50,9 @@ type Config struct {
 	IdleWindow time.Duration
 	Logger     *slog.Logger
 	Metrics    *Metrics
+	// FailureRate, for chaos testing, is the fraction of requests answered
+	// 500 without reaching the function, as a crashing instance would.
+	FailureRate float64
 }
 
 // Runner routes a function's requests to its instances, starting and
@@ -118,6 +122,11 @@ var ErrClosed = errors.New("function runner closed")
 // ServeHTTP proxies the request to an instance with room, starting one if
 // there is none.
 func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.cfg.FailureRate > 0 && req.Method == http.MethodPost && rand.Float64() < r.cfg.FailureRate {
+		r.cfg.Metrics.injected(r.cfg.Name)
+		http.Error(w, fmt.Sprintf("function %s: injected failure", r.cfg.Name), http.StatusInternalServerError)
+		return
+	}
 	s, err := r.acquire(req.Context())
 	if err != nil {
 		status := http.StatusServiceUnavailable

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+)
+
+func newControllerCommand() *cobra.Command {
+	var (
+		c                       conn
+		addr, sink              string
+		resync, redispatchAfter time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the workflow controller on its own (what its Deployment runs)",
+		Long: `controller serves workflow.submit, step.result and tick CloudEvents on
+--addr (default :$PORT), sends step.run and workflow.finished to --sink
+(default $K_SINK, the broker), and watches the Workflows of the API that
+--kubeconfig names (default: the zeroflow dev stack's, else $KUBECONFIG). It
+stops on SIGTERM after draining.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sink == "" {
+				sink = os.Getenv("K_SINK")
+			}
+			if sink == "" {
+				return fmt.Errorf("no broker to send to: set --sink or $K_SINK")
+			}
+			if addr == "" {
+				port := os.Getenv("PORT")
+				if port == "" {
+					port = "8080"
+				}
+				addr = ":" + port
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			ctrl, err := controller.New(controller.Config{
+				Client:          cl,
+				Send:            sdk.NewSender(sink).Send,
+				Logger:          logger,
+				ResyncPeriod:    resync,
+				RedispatchAfter: redispatchAfter,
+			})
+			if err != nil {
+				return err
+			}
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "controller listening on http://%s, sending to %s\n", l.Addr(), sink)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			g, ctx := errgroup.WithContext(ctx)
+			g.Go(func() error { return ctrl.Run(ctx) })
+			g.Go(func() error {
+				return sdk.Serve(ctx, ctrl, sdk.Options{Listener: l, Sink: sink, Logger: logger, DrainTimeout: 10 * time.Second})
+			})
+			return g.Wait()
+		},
+	}
+	c.addFlags(cmd, false)
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default :$PORT)")
+	cmd.Flags().StringVar(&sink, "sink", "", "the broker URL to send to (default $K_SINK)")
+	cmd.Flags().DurationVar(&resync, "resync", 10*time.Second, "how often to look at every unfinished workflow")
+	cmd.Flags().DurationVar(&redispatchAfter, "redispatch-after", 30*time.Second, "send a step again when its result is this late")
+	return cmd
+}
