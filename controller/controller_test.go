@@ -17,6 +17,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 )
 
@@ -444,5 +445,139 @@ spec:
 	}
 	if _, err := client.GetWorkflow(context.Background(), wf.Namespace, "run-invalid"); err == nil {
 		t.Errorf("an invalid workflow was created")
+	}
+}
+
+func TestResourceTemplateCreatesAnObjectAndWaitsForItsSuccessCondition(t *testing.T) {
+	ns := uniqueNamespace("resource")
+	// The parent creates a child Workflow with a resource template and
+	// waits until the child's phase is Succeeded; any kind the API serves
+	// would do.
+	wf := workflow(t, `
+metadata: {name: parent}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: child, template: make-child}
+  - name: make-child
+    timeout: 20s
+    resource:
+      action: create
+      successCondition: status.phase == Succeeded
+      failureCondition: status.phase in (Failed, Error)
+      manifest: |
+        apiVersion: zeroflow.dev/v1alpha1
+        kind: Workflow
+        metadata: {name: child}
+        spec:
+          entrypoint: hello
+          templates:
+          - {name: hello, script: {command: [sh], source: "echo child ran"}}
+    outputs:
+      parameters:
+      - name: phase
+        valueFrom: {jsonPath: "{.status.phase}"}
+`)
+	wf.Namespace = ns
+	submit(t, ns+"/parent", wf)
+	done := waitDone(t, ns, "parent", 30*time.Second)
+	if done.Status.Phase != v1alpha1.WorkflowSucceeded {
+		t.Fatalf("parent %s: %s; nodes %+v", done.Status.Phase, done.Status.Message, done.Status.Nodes)
+	}
+	out := done.Status.Nodes["main[0].child"].Outputs
+	if out == nil || out.Parameters["phase"] != "Succeeded" || out.Parameters["name"] != "child" {
+		t.Errorf("outputs %+v", out)
+	}
+	child := waitDone(t, ns, "child", 5*time.Second)
+	if r := child.Status.Nodes["hello"].Outputs; r == nil || r.Result == nil || *r.Result != "child ran" {
+		t.Errorf("child outputs %+v", child.Status.Nodes)
+	}
+}
+
+func TestRetryRunsTheFailedStepAgainAndResumeEndsASuspend(t *testing.T) {
+	ns := uniqueNamespace("retry")
+	var fail atomic.Bool
+	fail.Store(true)
+	var calls atomic.Int64
+	step(t, "flaky", func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+		calls.Add(1)
+		if fail.Load() {
+			return sdk.StepOutput{}, fmt.Errorf("downstream unavailable")
+		}
+		return sdk.StepOutput{}, nil
+	})
+	wf := workflow(t, `
+metadata: {name: run-retry}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: first, template: ok}
+      - {name: gate, template: gate, depends: first}
+      - {name: flaky, template: flaky, depends: gate}
+  - {name: ok, script: {command: [sh], source: "echo ok"}}
+  - {name: gate, suspend: {}}
+  - {name: flaky, function: {name: flaky}}
+`)
+	wf.Namespace = ns
+	submit(t, ns+"/retry", wf)
+	// The suspend node waits for resume.
+	waitNode(t, ns, "run-retry", "main.gate", v1alpha1.NodeRunning)
+	annotate(t, ns, "run-retry", controller.AnnotationResume, `{}`)
+	done := waitDone(t, ns, "run-retry", 30*time.Second)
+	if done.Status.Phase != v1alpha1.WorkflowFailed || done.Status.Nodes["main.flaky"].Message != "downstream unavailable" {
+		t.Fatalf("phase %s, nodes %+v", done.Status.Phase, done.Status.Nodes)
+	}
+	if _, ok := done.Annotations[controller.AnnotationResume]; ok {
+		t.Errorf("the resume request was not taken off")
+	}
+	fail.Store(false)
+	annotate(t, ns, "run-retry", controller.AnnotationRetry, `{}`)
+	waitPhase(t, ns, "run-retry", v1alpha1.WorkflowSucceeded)
+	again, _ := client.GetWorkflow(context.Background(), ns, "run-retry")
+	if calls.Load() != 2 || again.Status.Nodes["main.first"].Finished != done.Status.Nodes["main.first"].Finished {
+		t.Errorf("flaky called %d times (want 2); first node %+v then %+v: what succeeded must not run again", calls.Load(), done.Status.Nodes["main.first"], again.Status.Nodes["main.first"])
+	}
+}
+
+func annotate(t *testing.T, ns, name, key, value string) {
+	t.Helper()
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+	if _, err := client.PatchWorkflow(context.Background(), ns, name, patch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitNode(t *testing.T, ns, name, node string, phase v1alpha1.NodePhase) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		wf, err := client.GetWorkflow(context.Background(), ns, name)
+		if err == nil && wf.Status.Nodes[node].Phase == phase {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s never %s", node, phase)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitPhase(t *testing.T, ns, name string, phase v1alpha1.WorkflowPhase) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		wf, err := client.GetWorkflow(context.Background(), ns, name)
+		if err == nil && wf.Status.Phase == phase {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workflow %s never %s (last %s); log:\n%s", name, phase, wf.Status.Phase, logs.tail(30))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -16,6 +16,10 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/pkg/apis"
@@ -28,6 +32,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/archive"
 	"github.com/zeroflow-dev/zeroflow/functions/exec"
 	zfhttp "github.com/zeroflow-dev/zeroflow/functions/http"
+	"github.com/zeroflow-dev/zeroflow/functions/resource"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/manifests"
@@ -113,9 +118,19 @@ func run(m *testing.M) int {
 		return fail("serve controller", err)
 	}
 	triggers = append(triggers, render.ControllerTriggers("default", "default", ctrlURL)...)
+	dyn, err := dynamic.NewForConfig(apiServer.Config())
+	if err != nil {
+		return fail("dynamic client", err)
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(apiServer.Config())
+	if err != nil {
+		return fail("discovery client", err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
 	for name, h := range map[string]sdk.Handler{
-		"exec": exec.New(exec.Options{Artifacts: store}),
-		"http": zfhttp.New(zfhttp.Options{Artifacts: store}),
+		"exec":     exec.New(exec.Options{Artifacts: store}),
+		"http":     zfhttp.New(zfhttp.Options{Artifacts: store}),
+		"resource": resource.New(resource.Options{Dynamic: dyn, Mapper: mapper, PollInterval: 50 * time.Millisecond, Artifacts: store}),
 	} {
 		u, err := serve(h)
 		if err != nil {

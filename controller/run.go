@@ -115,6 +115,9 @@ func (c *Controller) processNext(ctx context.Context) bool {
 // reconcile brings a workflow up to date: it starts it if it has not
 // started, and otherwise applies the passing of time.
 func (c *Controller) reconcile(ctx context.Context, k key) error {
+	// Someone else changed the workflow (its spec, a request annotation),
+	// or time passed: read it, not this instance's last write of it.
+	c.cache.drop(k)
 	return c.advance(ctx, k, engine.Input{Kind: engine.Tick}, nil)
 }
 

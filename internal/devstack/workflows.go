@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"knative.dev/pkg/apis"
@@ -19,6 +23,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/archive"
 	"github.com/zeroflow-dev/zeroflow/functions/exec"
 	zfhttp "github.com/zeroflow-dev/zeroflow/functions/http"
+	"github.com/zeroflow-dev/zeroflow/functions/resource"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
@@ -72,7 +77,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		l    net.Listener
 	}
 	var builtins []builtin
-	for _, name := range []string{engine.FunctionExec, engine.FunctionHTTP, "archive"} {
+	for _, name := range []string{engine.FunctionExec, engine.FunctionHTTP, engine.FunctionResource, "archive"} {
 		l, u, err := f.listenURL()
 		if err != nil {
 			return err
@@ -166,6 +171,17 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				h = exec.New(exec.Options{Artifacts: store})
 			case engine.FunctionHTTP:
 				h = zfhttp.New(zfhttp.Options{Artifacts: store, Secrets: f.secrets, Hosts: rt.hosts})
+			case engine.FunctionResource:
+				cfg := env.api.Config()
+				dyn, err := dynamic.NewForConfig(cfg)
+				if err != nil {
+					return err
+				}
+				disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+				if err != nil {
+					return err
+				}
+				h = resource.New(resource.Options{Dynamic: dyn, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), Artifacts: store})
 			default:
 				h = archive.New(store)
 			}

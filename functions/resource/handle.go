@@ -1,0 +1,234 @@
+// Package resource is the built-in function that runs Argo resource
+// templates: it creates, applies, patches or deletes any Kubernetes object
+// through the dynamic client, then waits for successCondition or
+// failureCondition (label-selector syntax over the object's fields, as
+// Argo's: "status.phase == Succeeded,status.failed < 1").
+package resource
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/expression"
+)
+
+// Options configure the function.
+type Options struct {
+	Dynamic dynamic.Interface
+	Mapper  meta.RESTMapper
+	// PollInterval is how often conditions are checked; default 1s.
+	PollInterval time.Duration
+	Artifacts    sdk.ArtifactStore
+}
+
+// New returns the resource function.
+func New(opts Options) sdk.Handler {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	return sdk.Step(func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
+		return run(ctx, opts, in)
+	}, sdk.StepOptions{Artifacts: opts.Artifacts})
+}
+
+func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, error) {
+	t := in.Template.Resource
+	if t == nil {
+		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("template %s is not a resource template", in.Template.Name))
+	}
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(t.Manifest), &obj.Object); err != nil || obj.Object == nil {
+		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("resource template %s: manifest is not a YAML or JSON object: %v", in.Template.Name, err))
+	}
+	gvk := obj.GroupVersionKind()
+	mapping, err := opts.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("resource template %s: kind %s: %w", in.Template.Name, gvk, err))
+	}
+	var rc dynamic.ResourceInterface = opts.Dynamic.Resource(mapping.Resource)
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		if obj.GetNamespace() == "" {
+			obj.SetNamespace(in.Namespace)
+		}
+		rc = opts.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+	}
+	if t.SetOwnerReference {
+		obj.SetOwnerReferences(append(obj.GetOwnerReferences(), metav1.OwnerReference{
+			APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Workflow", Name: in.Workflow, UID: types.UID(in.UID),
+		}))
+	}
+	ref := fmt.Sprintf("%s %s", gvk.Kind, obj.GetName())
+	var out *unstructured.Unstructured
+	switch t.Action {
+	case "create":
+		if out, err = rc.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			return sdk.StepOutput{}, fmt.Errorf("create %s: %w", ref, err)
+		}
+	case "apply":
+		force := true
+		if out, err = rc.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "zeroflow", Force: force}); err != nil {
+			return sdk.StepOutput{}, fmt.Errorf("apply %s: %w", ref, err)
+		}
+	case "patch":
+		pt := types.MergePatchType
+		switch t.MergeStrategy {
+		case "json":
+			pt = types.JSONPatchType
+		case "strategic":
+			pt = types.StrategicMergePatchType
+		}
+		body, _ := json.Marshal(obj.Object)
+		if pt == types.JSONPatchType {
+			body, _ = yaml.YAMLToJSON([]byte(t.Manifest))
+		}
+		if out, err = rc.Patch(ctx, obj.GetName(), pt, body, metav1.PatchOptions{}); err != nil {
+			return sdk.StepOutput{}, fmt.Errorf("patch %s: %w", ref, err)
+		}
+	case "delete":
+		err := rc.Delete(ctx, obj.GetName(), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return sdk.StepOutput{}, fmt.Errorf("delete %s: %w", ref, err)
+		}
+		sdk.Logger(ctx).Info("deleted", "object", ref)
+		return sdk.StepOutput{}, nil
+	default:
+		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("resource template %s: action %q is not create, apply, patch or delete", in.Template.Name, t.Action))
+	}
+	sdk.Logger(ctx).Info(t.Action+"d", "object", ref, "namespace", out.GetNamespace())
+	if t.SuccessCondition != "" || t.FailureCondition != "" {
+		if out, err = wait(ctx, rc, out.GetName(), t, opts.PollInterval); err != nil {
+			return sdk.StepOutput{}, err
+		}
+	}
+	return outputs(in.Template, out)
+}
+
+// wait polls the object until successCondition or failureCondition holds.
+func wait(ctx context.Context, rc dynamic.ResourceInterface, name string, t *v1alpha1.ResourceTemplate, every time.Duration) (*unstructured.Unstructured, error) {
+	for {
+		obj, err := rc.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		doc, _ := json.Marshal(obj.Object)
+		if t.FailureCondition != "" {
+			ok, err := Holds(t.FailureCondition, doc)
+			if err != nil {
+				return nil, sdk.Errored(fmt.Errorf("failureCondition: %w", err))
+			}
+			if ok {
+				return obj, fmt.Errorf("failureCondition %q holds", t.FailureCondition)
+			}
+		}
+		if t.SuccessCondition != "" {
+			ok, err := Holds(t.SuccessCondition, doc)
+			if err != nil {
+				return nil, sdk.Errored(fmt.Errorf("successCondition: %w", err))
+			}
+			if ok {
+				return obj, nil
+			}
+		} else {
+			return obj, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("successCondition %q did not hold before the step's deadline", t.SuccessCondition)
+		case <-time.After(every):
+		}
+	}
+}
+
+// Holds evaluates an Argo resource condition ("status.phase == Succeeded,
+// status.failed < 1"; label-selector syntax with field paths for keys)
+// against an object's JSON.
+func Holds(cond string, doc []byte) (bool, error) {
+	reqs, err := labels.ParseToRequirements(cond)
+	if err != nil {
+		return false, fmt.Errorf("%q: %w", cond, err)
+	}
+	for _, r := range reqs {
+		v := gjson.GetBytes(doc, expression.GJSONPath(r.Key()))
+		ok, err := holds(r, v)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func holds(r labels.Requirement, v gjson.Result) (bool, error) {
+	vals := r.Values().List()
+	switch r.Operator() {
+	case selection.Exists:
+		return v.Exists(), nil
+	case selection.DoesNotExist:
+		return !v.Exists(), nil
+	case selection.Equals, selection.DoubleEquals, selection.In:
+		return v.Exists() && contains(vals, v.String()), nil
+	case selection.NotEquals, selection.NotIn:
+		return !v.Exists() || !contains(vals, v.String()), nil
+	case selection.GreaterThan, selection.LessThan:
+		if !v.Exists() || len(vals) != 1 {
+			return false, nil
+		}
+		want, err := strconv.ParseFloat(vals[0], 64)
+		if err != nil {
+			return false, fmt.Errorf("%s: %q is not a number", r.Key(), vals[0])
+		}
+		if r.Operator() == selection.GreaterThan {
+			return v.Float() > want, nil
+		}
+		return v.Float() < want, nil
+	}
+	return false, fmt.Errorf("operator %s is not supported", r.Operator())
+}
+
+func contains(vals []string, s string) bool {
+	for _, v := range vals {
+		if strings.EqualFold(v, s) || v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// outputs reads the template's output parameters with valueFrom.jsonPath
+// from the object, and gives its name, as Argo's resource template does.
+func outputs(t v1alpha1.Template, obj *unstructured.Unstructured) (sdk.StepOutput, error) {
+	out := sdk.StepOutput{Parameters: map[string]string{"name": obj.GetName()}}
+	doc, _ := json.Marshal(obj.Object)
+	for _, p := range t.Outputs.Parameters {
+		if p.ValueFrom == nil || p.ValueFrom.JSONPath == "" {
+			continue
+		}
+		path := strings.TrimPrefix(strings.Trim(p.ValueFrom.JSONPath, "{}"), ".")
+		v := gjson.GetBytes(doc, expression.GJSONPath(path))
+		switch {
+		case v.Exists():
+			out.Parameters[p.Name] = v.String()
+		case p.ValueFrom.Default != nil:
+			out.Parameters[p.Name] = string(*p.ValueFrom.Default)
+		default:
+			return out, fmt.Errorf("output parameter %s: %s is not in %s %s", p.Name, p.ValueFrom.JSONPath, obj.GetKind(), obj.GetName())
+		}
+	}
+	return out, nil
+}
