@@ -17,7 +17,7 @@ K6             := $(BIN)/k6-$(K6_VERSION)
 BENCH_COUNT ?= 5
 BENCH_TIME  ?= 1s
 
-.PHONY: run build kubectl k6 fuzz test test-short bench generate lint tools clean
+.PHONY: run build kubectl k6 load fuzz test test-short bench generate lint tools clean
 
 ## run: build zeroflow and run `zeroflow dev` on the log-pipeline example
 run: build
@@ -45,6 +45,12 @@ bench: $(K6)
 
 ## k6: install the pinned k6 (go install) into ./bin
 k6: $(K6)
+
+## load: with `make run` going, send a burst of LOAD_COUNT webhooks (default 500) with k6
+LOAD_COUNT ?= 500
+LOAD_URL   ?= http://127.0.0.1:12000/workflow-a
+load: $(K6)
+	$(K6) run --quiet --no-usage-report -e URL=$(LOAD_URL) -e COUNT=$(LOAD_COUNT) hack/k6/burst.js
 
 ## fuzz: fuzz the broker ingress, the webhook and the data filters (FUZZ_TIME each, default 60s)
 FUZZ_TIME ?= 60s

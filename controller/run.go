@@ -34,7 +34,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	informer := cache.NewSharedIndexInformer(lw, &v1alpha1.Workflow{}, 0, cache.Indexers{})
 	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
-			if wf, ok := obj.(*v1alpha1.Workflow); ok && (!wf.Status.Phase.Completed() || hasRequest(wf)) {
+			wf, ok := obj.(*v1alpha1.Workflow)
+			if !ok || startedBySubmit(wf) {
+				return
+			}
+			if !wf.Status.Phase.Completed() || hasRequest(wf) {
 				c.queue.Add(key{wf.Namespace, wf.Name})
 			}
 		},
@@ -47,7 +51,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			// A status write (most of them this instance's own) changes
 			// nothing the engine has not seen; a spec change (suspend,
 			// shutdown) or an unstarted run needs an advance.
-			if wf.Generation != old.Generation || wf.Status.Phase == v1alpha1.WorkflowUnknown || hasRequest(wf) {
+			if wf.Generation != old.Generation || (wf.Status.Phase == v1alpha1.WorkflowUnknown && !startedBySubmit(wf)) || hasRequest(wf) {
 				c.queue.Add(key{wf.Namespace, wf.Name})
 			}
 		},
@@ -149,4 +153,13 @@ func hasRequest(wf *v1alpha1.Workflow) bool {
 	_, resume := wf.Annotations[AnnotationResume]
 	_, retry := wf.Annotations[AnnotationRetry]
 	return resume || retry
+}
+
+// startedBySubmit reports whether wf was just created by a submit event,
+// whose handler starts it: the watch need not start it too. Should that
+// handler fail, the broker redelivers the submit, and the resync looks at
+// every unstarted workflow anyway.
+func startedBySubmit(wf *v1alpha1.Workflow) bool {
+	_, ok := wf.Annotations[AnnotationSubmitID]
+	return ok && wf.Status.Phase == v1alpha1.WorkflowUnknown
 }

@@ -35,3 +35,7 @@ echo
 
 echo "## Events: webhook with k6, and a one-dependency sensor, against the raw limits"
 go run ./hack/eventsbench -runs "$count" -duration "${EVENTS_BENCH_DURATION:-10s}" -k6 "${K6:-bin/k6-v1.8.1}"
+echo
+
+echo "## Workflows: Workflow-A on zeroflow dev under k6, against what limits it"
+go run ./hack/workflowbench -runs "$count" -count "${WORKFLOW_BENCH_COUNT:-1000}" -k6 "${K6:-bin/k6-v1.8.1}"

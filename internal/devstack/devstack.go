@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -237,6 +238,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		// Profiles of the whole stack, for `go tool pprof`.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		fns.serveHTTP(fctx, "metrics", mux, l)
 		s.MetricsURL = "http://" + l.Addr().String() + "/metrics"
 	}
