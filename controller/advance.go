@@ -28,81 +28,14 @@ const (
 // to another instance.
 var conflictBackoff = wait.Backoff{Steps: 20, Duration: 2 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: 500 * time.Millisecond}
 
-// queued is an input waiting for its workflow's mailbox.
-type queued struct {
-	in     engine.Input
-	accept func(*v1alpha1.Workflow) bool
-	done   chan error
-}
-
-// mailbox holds the inputs that arrived for a workflow while another of its
-// inputs was being applied in this instance.
-type mailbox struct{ pending []*queued }
-
-// advance applies one input to a workflow and returns once it is written
-// and its dispatches sent. The inputs of one workflow are applied one batch
-// at a time: whoever finds the workflow idle applies its input, then every
-// input that queued meanwhile, step results together in one status write
-// (the results of parallel steps arrive together; one write for all of
-// them is most of the cost saved).
-func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept func(*v1alpha1.Workflow) bool) error {
-	q := &queued{in: in, accept: accept, done: make(chan error, 1)}
-	c.mbMu.Lock()
-	if mb, busy := c.mailboxes[k]; busy {
-		mb.pending = append(mb.pending, q)
-		c.mbMu.Unlock()
-		select {
-		case err := <-q.done:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	c.mailboxes[k] = &mailbox{}
-	c.mbMu.Unlock()
-	// The work outlives this request: others' inputs ride on it.
-	wctx := context.WithoutCancel(ctx)
-	work := []*queued{q}
-	for {
-		c.applyQueued(wctx, k, work)
-		c.mbMu.Lock()
-		mb := c.mailboxes[k]
-		if len(mb.pending) == 0 {
-			delete(c.mailboxes, k)
-			c.mbMu.Unlock()
-			break
-		}
-		work, mb.pending = mb.pending, nil
-		c.mbMu.Unlock()
-	}
-	return <-q.done
-}
-
-// applyQueued applies inputs in order: runs of step results as one batch,
-// anything else alone.
-func (c *Controller) applyQueued(ctx context.Context, k key, work []*queued) {
-	for i := 0; i < len(work); {
-		j := i + 1
-		if work[i].in.Kind == engine.StepResult {
-			for j < len(work) && work[j].in.Kind == engine.StepResult {
-				j++
-			}
-		}
-		if j-i == 1 {
-			work[i].done <- c.advanceOne(ctx, k, work[i].in, work[i].accept)
-		} else {
-			c.advanceResults(ctx, k, work[i:j])
-		}
-		i = j
-	}
-}
-
-// advanceOne applies one input to a workflow: read (from the cache of this
+// advance applies one input to a workflow: read (from the cache of this
 // instance's own writes when it has the workflow), advance with the engine,
 // write the status (re-reading and replaying on a conflict), then send the
 // dispatches, arm the wake-up and announce the end. accept, when set, can
 // turn the input away once the workflow is read.
-func (c *Controller) advanceOne(ctx context.Context, k key, in engine.Input, accept func(*v1alpha1.Workflow) bool) error {
+func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept func(*v1alpha1.Workflow) bool) error {
+	unlock := c.lock(k)
+	defer unlock()
 	var (
 		out               engine.Outcome
 		wf                *v1alpha1.Workflow
@@ -278,103 +211,4 @@ func (c *Controller) prepare(ctx context.Context, wf *v1alpha1.Workflow) (string
 		return fmt.Sprintf("invalid spec: %v", errs.ToAggregate()), nil
 	}
 	return "", nil
-}
-
-// advanceResults applies several step results of one workflow with one
-// status write.
-func (c *Controller) advanceResults(ctx context.Context, k key, batch []*queued) {
-	var (
-		outs    []engine.Outcome
-		wf      *v1alpha1.Workflow
-		written bool
-		errs    []error
-	)
-	err := retry.OnError(conflictBackoff, apierrors.IsConflict, func() error {
-		outs, errs = outs[:0], make([]error, len(batch))
-		cur, err := c.load(ctx, k)
-		if err != nil {
-			return err
-		}
-		next := *cur
-		now := c.cfg.Now()
-		for i, q := range batch {
-			if q.accept != nil && !q.accept(&next) {
-				continue
-			}
-			out, err := c.engine.Advance(engine.RunOf(&next), q.in, now)
-			if err != nil {
-				errs[i] = fmt.Errorf("advance workflow %s: %w", k, err)
-				continue
-			}
-			next.Status = out.Status
-			outs = append(outs, out)
-		}
-		if len(outs) == 0 || apiequality.Semantic.DeepEqual(cur.Status, next.Status) {
-			wf, written = &next, false
-			return nil
-		}
-		updated, err := c.cfg.Client.UpdateWorkflowStatus(ctx, &next)
-		if err != nil {
-			c.cache.drop(k)
-			if apierrors.IsConflict(err) {
-				c.metrics.conflicts.Add(1)
-			}
-			return fmt.Errorf("write workflow %s status: %w", k, err)
-		}
-		c.metrics.writes.Add(1)
-		c.metrics.coalesced.Add(int64(len(outs) - 1))
-		wf, written = updated, true
-		return nil
-	})
-	if err == nil {
-		err = c.afterWrite(ctx, k, wf, written, outs)
-	}
-	for i, q := range batch {
-		switch {
-		case err != nil:
-			q.done <- err
-		default:
-			q.done <- errs[i]
-		}
-	}
-}
-
-// afterWrite does what follows a batch's write: cache, dispatch, wake-up
-// and the finished announcement.
-func (c *Controller) afterWrite(ctx context.Context, k key, wf *v1alpha1.Workflow, written bool, outs []engine.Outcome) error {
-	if written {
-		if wf.Status.Phase.Completed() {
-			c.cache.drop(k)
-		} else {
-			c.cache.put(wf)
-		}
-	}
-	var dispatches []engine.Dispatch
-	finished := false
-	var wake time.Time
-	for _, out := range outs {
-		if out.Ignored != "" {
-			c.metrics.ignored.Add(1)
-			c.cfg.Logger.DebugContext(ctx, "input ignored", "workflow", k.String(), "reason", out.Ignored)
-			if wf.Status.Phase.Completed() {
-				finished = true // see advanceOne: announce again
-			}
-		}
-		for _, cn := range out.Cancel {
-			c.cfg.Logger.InfoContext(ctx, "step abandoned", "workflow", k.String(), "node", cn.NodeID, "attempt", cn.Attempt, "reason", cn.Reason)
-		}
-		dispatches = append(dispatches, out.Dispatch...)
-		finished = finished || out.Finished != nil
-		wake = out.WakeAt // the last outcome sees the whole state
-	}
-	if err := c.dispatch(ctx, wf, dispatches); err != nil {
-		return err
-	}
-	if !wake.IsZero() {
-		c.queue.AddAfter(k, max(time.Until(wake), 0))
-	}
-	if finished {
-		return c.finish(ctx, wf)
-	}
-	return nil
 }

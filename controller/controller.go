@@ -13,6 +13,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -50,12 +51,9 @@ type Config struct {
 type Controller struct {
 	cfg    Config
 	engine *engine.Engine
-	// mailboxes serialise the inputs of each workflow in this instance and
-	// batch its step results (advance.go).
-	mbMu      sync.Mutex
-	mailboxes map[key]*mailbox
-	cache     *runCache
-	queue     workqueue.TypedDelayingInterface[key]
+	locks  [64]sync.Mutex
+	cache  *runCache
+	queue  workqueue.TypedDelayingInterface[key]
 	// metrics counts what the controller did, for the log and benchmarks.
 	metrics *metrics
 }
@@ -89,11 +87,22 @@ func New(cfg Config) (*Controller, error) {
 		cfg.DispatchConcurrency = 32
 	}
 	return &Controller{
-		cfg:       cfg,
-		engine:    engine.New(),
-		mailboxes: map[key]*mailbox{},
-		cache:     newRunCache(10000),
-		queue:     workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[key]{Name: "workflows"}),
-		metrics:   newMetrics(),
+		cfg:     cfg,
+		engine:  engine.New(),
+		cache:   newRunCache(10000),
+		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[key]{Name: "workflows"}),
+		metrics: newMetrics(),
 	}, nil
+}
+
+// lock serialises the advances of one workflow within this instance, so
+// that its own events do not conflict with each other.
+func (c *Controller) lock(k key) func() {
+	h := fnv.New32a()
+	h.Write([]byte(k.namespace))
+	h.Write([]byte{0})
+	h.Write([]byte(k.name))
+	m := &c.locks[h.Sum32()%uint32(len(c.locks))]
+	m.Lock()
+	return m.Unlock
 }

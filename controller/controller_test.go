@@ -390,8 +390,6 @@ spec:
 	}
 }
 
-// The controller's timer or the function's own deadline may end an attempt
-// first; either way the attempt fails with the deadline named.
 func TestAStepThatTimesOutIsRetriedThenFails(t *testing.T) {
 	ns := uniqueNamespace("timeout")
 	var calls atomic.Int64
@@ -420,7 +418,7 @@ spec:
 		t.Fatalf("phase %s, message %q", done.Status.Phase, done.Status.Message)
 	}
 	n := done.Status.Nodes["main"]
-	if n.Retries != 1 || !(strings.Contains(n.Message, "did not finish within 300ms") || strings.Contains(n.Message, "did not finish by its deadline")) {
+	if n.Retries != 1 || !strings.Contains(n.Message, "did not finish within 300ms") {
 		t.Errorf("node %+v", n)
 	}
 	if calls.Load() < 2 {
@@ -581,53 +579,5 @@ func waitPhase(t *testing.T, ns, name string, phase v1alpha1.WorkflowPhase) {
 			t.Fatalf("workflow %s never %s (last %s); log:\n%s", name, phase, wf.Status.Phase, logs.tail(30))
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func TestResultsOfParallelStepsShareStatusWrites(t *testing.T) {
-	ns := uniqueNamespace("fanout")
-	step(t, "count", func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
-		return sdk.StepOutput{Parameters: map[string]string{"num": in.Param("item")}}, nil
-	})
-	wf := workflow(t, `
-metadata: {name: fan}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    dag:
-      tasks:
-      - name: each
-        template: count
-        withSequence: {count: "40"}
-        arguments: {parameters: [{name: item, value: "{{item}}"}]}
-  - name: count
-    inputs: {parameters: [{name: item}]}
-    outputs: {parameters: [{name: num}]}
-    function: {name: count}
-`)
-	wf.Namespace = ns
-	before := ctrl.Stats()
-	submit(t, ns+"/fan", wf)
-	done := waitDone(t, ns, "fan", 30*time.Second)
-	if done.Status.Phase != v1alpha1.WorkflowSucceeded {
-		for id, n := range done.Status.Nodes {
-			if n.Phase != v1alpha1.NodeSucceeded {
-				t.Logf("%s: %s %s", id, n.Phase, n.Message)
-			}
-		}
-		t.Fatalf("phase %s: %s", done.Status.Phase, done.Status.Message)
-	}
-	for i := range 40 {
-		id := fmt.Sprintf("main.each(%d)", i)
-		if n := done.Status.Nodes[id]; n.Phase != v1alpha1.NodeSucceeded || n.Outputs == nil || n.Outputs.Parameters["num"] != fmt.Sprint(i) {
-			t.Fatalf("node %s: %+v", id, n)
-		}
-	}
-	after := ctrl.Stats()
-	results, writes := after.Results-before.Results, after.Writes-before.Writes
-	t.Logf("40 results, %d status writes, %d results coalesced", writes, after.Coalesced-before.Coalesced)
-	if results < 40 || writes >= results {
-		t.Errorf("%d results took %d writes: parallel results must share writes", results, writes)
 	}
 }

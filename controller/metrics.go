@@ -6,7 +6,7 @@ import "sync/atomic"
 type metrics struct {
 	submits, duplicateSubmits, results, ignored atomic.Int64
 	writes, conflicts, dispatches, redispatches atomic.Int64
-	finished, coalesced                         atomic.Int64
+	finished                                    atomic.Int64
 }
 
 func newMetrics() *metrics { return &metrics{} }
@@ -22,8 +22,6 @@ type Stats struct {
 	Dispatches       int64 `json:"dispatches"`
 	Redispatches     int64 `json:"redispatches"`
 	Finished         int64 `json:"finished"`
-	// Coalesced counts step results applied in another result's write.
-	Coalesced int64 `json:"coalesced"`
 }
 
 // Stats returns the controller's counters.
@@ -32,6 +30,6 @@ func (c *Controller) Stats() Stats {
 	return Stats{
 		Submits: m.submits.Load(), DuplicateSubmits: m.duplicateSubmits.Load(), Results: m.results.Load(), Ignored: m.ignored.Load(),
 		Writes: m.writes.Load(), Conflicts: m.conflicts.Load(), Dispatches: m.dispatches.Load(), Redispatches: m.redispatches.Load(),
-		Finished: m.finished.Load(), Coalesced: m.coalesced.Load(),
+		Finished: m.finished.Load(),
 	}
 }
