@@ -8,10 +8,13 @@ ZEROFLOW := $(BIN)/zeroflow
 CONTROLLER_GEN_VERSION := v0.23.0
 STATICCHECK_VERSION    := v0.8.2
 K6_VERSION             := v1.8.1
+# MinIO, a real S3 server for the artifact-store tests (DESIGN.md §10).
+MINIO_VERSION          := v0.0.0-20260212201848-7aac2a2c5b7c
 
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 STATICCHECK    := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 K6             := $(BIN)/k6-$(K6_VERSION)
+MINIO          := $(BIN)/minio-$(MINIO_VERSION)
 
 # Benchmarks: how many runs to take the median of, and for how long each.
 BENCH_COUNT ?= 5
@@ -31,9 +34,9 @@ build:
 kubectl:
 	$(GO) build -o $(BIN)/kubectl ./hack/kubectl
 
-## test: run every test (unit, component, integration and end to end)
-test:
-	$(GO) test -count=1 -timeout 15m ./...
+## test: run every test (unit, component, integration and end to end); installs MinIO first
+test: $(MINIO)
+	ZEROFLOW_MINIO=$(MINIO) $(GO) test -count=1 -timeout 15m ./...
 
 ## test-short: the fast tests only (no API server, no binaries)
 test-short:
@@ -86,6 +89,9 @@ $(STATICCHECK):
 
 $(K6):
 	./hack/install-tool.sh go.k6.io/k6 $(K6_VERSION) $@
+
+$(MINIO):
+	./hack/install-tool.sh github.com/minio/minio $(MINIO_VERSION) $@
 
 clean:
 	rm -rf $(BIN) .zeroflow

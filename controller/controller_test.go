@@ -390,6 +390,8 @@ spec:
 	}
 }
 
+// The controller's timer or the function's own deadline may end an attempt
+// first; either way the attempt fails with the deadline named.
 func TestAStepThatTimesOutIsRetriedThenFails(t *testing.T) {
 	ns := uniqueNamespace("timeout")
 	var calls atomic.Int64
@@ -418,7 +420,7 @@ spec:
 		t.Fatalf("phase %s, message %q", done.Status.Phase, done.Status.Message)
 	}
 	n := done.Status.Nodes["main"]
-	if n.Retries != 1 || !strings.Contains(n.Message, "did not finish within 300ms") {
+	if n.Retries != 1 || !(strings.Contains(n.Message, "did not finish within 300ms") || strings.Contains(n.Message, "did not finish by its deadline")) {
 		t.Errorf("node %+v", n)
 	}
 	if calls.Load() < 2 {

@@ -57,7 +57,7 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 		wf.Annotations = map[string]string{}
 	}
 	wf.Annotations[AnnotationSubmitID] = ev.ID()
-	created, err := c.cfg.Client.CreateWorkflow(ctx, wf)
+	_, err := c.cfg.Client.CreateWorkflow(ctx, wf)
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		// A redelivered submit: the run exists. Advancing it again
@@ -69,7 +69,8 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 		return fmt.Errorf("workflow.submit %s: create %s/%s: %w", ev.ID(), wf.Namespace, wf.Name, err)
 	default:
 		c.metrics.submits.Add(1)
-		c.cache.put(created)
+		// Not cached: a redelivered submit may already have advanced it,
+		// and the cache holds only this instance's latest writes.
 		c.cfg.Logger.InfoContext(ctx, "workflow created", "workflow", wf.Namespace+"/"+wf.Name, "submit", ev.ID())
 	}
 	return c.advance(ctx, key{wf.Namespace, wf.Name}, engine.Input{Kind: engine.Submit}, nil)

@@ -188,7 +188,26 @@ func waitAllSucceeded(t *testing.T, d *devRun, want int, within time.Duration) {
 			last = fmt.Sprintf("%d workflows, phases %v", len(l.Items), phases)
 			if len(l.Items) >= want && phases[v1alpha1.WorkflowSucceeded]+phases[v1alpha1.WorkflowFailed]+phases[v1alpha1.WorkflowError] == len(l.Items) {
 				if len(l.Items) != want || phases[v1alpha1.WorkflowSucceeded] != want {
-					t.Fatalf("want exactly %d Succeeded workflows, got %s", want, last)
+					var why []string
+					for _, wf := range l.Items {
+						if wf.Status.Phase != v1alpha1.WorkflowSucceeded && len(why) < 5 {
+							for id, n := range wf.Status.Nodes {
+								if n.Phase.FailedOrError() && n.Type == v1alpha1.NodeTypeLeaf {
+									why = append(why, fmt.Sprintf("%s %s: %s", wf.Name, id, n.Message))
+								}
+							}
+						}
+					}
+					var trail []string
+					if len(why) > 0 {
+						name, _, _ := strings.Cut(why[0], " ")
+						for _, line := range strings.Split(d.log.String(), "\n") {
+							if strings.Contains(line, name) && len(trail) < 40 {
+								trail = append(trail, line)
+							}
+						}
+					}
+					t.Fatalf("want exactly %d Succeeded workflows, got %s; failures:\n%s\nthe first one's log:\n%s", want, last, strings.Join(why, "\n"), strings.Join(trail, "\n"))
 				}
 				break
 			}

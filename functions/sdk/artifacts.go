@@ -58,7 +58,8 @@ func (d DirArtifacts) Get(_ context.Context, key string) (io.ReadCloser, error) 
 }
 
 // EnvArtifacts is the environment variable that names a function's
-// artifact store: a local directory (what `zeroflow dev` sets).
+// artifact store: a local directory (what `zeroflow dev` sets by default),
+// or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT (see NewS3Artifacts).
 const EnvArtifacts = "ZEROFLOW_ARTIFACTS"
 
 // ArtifactsFromEnv returns the store $ZEROFLOW_ARTIFACTS names, or nil
@@ -69,7 +70,7 @@ func ArtifactsFromEnv() (ArtifactStore, error) {
 	case v == "":
 		return nil, nil
 	case strings.HasPrefix(v, "s3://"):
-		return nil, fmt.Errorf("%s=%s: the S3 artifact store is not built yet; use a directory", EnvArtifacts, v)
+		return NewS3Artifacts(v)
 	default:
 		return DirArtifacts{Dir: v}, nil
 	}

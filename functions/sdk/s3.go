@@ -1,0 +1,76 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3Artifacts is an ArtifactStore in an S3 bucket (AWS S3, MinIO, …).
+type S3Artifacts struct {
+	client *minio.Client
+	bucket string
+	prefix string
+}
+
+// NewS3Artifacts opens the store an s3:// URL names:
+//
+//	s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&insecure=true][&region=R]
+//
+// The credentials are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the
+// environment. The bucket must exist.
+func NewS3Artifacts(rawURL string) (*S3Artifacts, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return nil, fmt.Errorf("artifact store %q: want s3://BUCKET[/PREFIX]?endpoint=HOST:PORT", rawURL)
+	}
+	q := u.Query()
+	endpoint := q.Get("endpoint")
+	if endpoint == "" {
+		endpoint = "s3.amazonaws.com"
+	}
+	client, err := minio.New(endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""),
+		Secure: q.Get("insecure") != "true",
+		Region: q.Get("region"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("artifact store %q: %w", rawURL, err)
+	}
+	return &S3Artifacts{client: client, bucket: u.Host, prefix: strings.Trim(u.Path, "/")}, nil
+}
+
+func (s *S3Artifacts) object(key string) string {
+	if s.prefix == "" {
+		return key
+	}
+	return s.prefix + "/" + key
+}
+
+// Put stores key; S3 makes a whole object visible at once.
+func (s *S3Artifacts) Put(ctx context.Context, key string, r io.Reader) error {
+	if _, err := s.client.PutObject(ctx, s.bucket, s.object(key), r, -1, minio.PutObjectOptions{}); err != nil {
+		return fmt.Errorf("put artifact %s in s3://%s: %w", key, s.bucket, err)
+	}
+	return nil
+}
+
+// Get opens key.
+func (s *S3Artifacts) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	obj, err := s.client.GetObject(ctx, s.bucket, s.object(key), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get artifact %s from s3://%s: %w", key, s.bucket, err)
+	}
+	// GetObject is lazy: a missing key shows on the first read.
+	if _, err := obj.Stat(); err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("get artifact %s from s3://%s: %w", key, s.bucket, err)
+	}
+	return obj, nil
+}
