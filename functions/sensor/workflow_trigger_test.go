@@ -106,6 +106,17 @@ spec:
 	waitFor(t, "a to wait", func() bool { return r.waiting(t, "run")["a"] == "a-1" })
 	send(t, "src", "b", "b-1", map[string]int{"x": 2})
 	submitted(t, r)
+	// A redelivery that arrives while the firing is still claimed fires the
+	// claim again (at least once; the submit id is the same, so the
+	// controller makes one run). Once the firing is done, it fires nothing.
+	waitFor(t, "the firing to be done", func() bool {
+		for _, ts := range r.status(t).Triggers {
+			if ts.Name == "run" {
+				return len(ts.Pending) == 0
+			}
+		}
+		return false
+	})
 	send(t, "src", "b", "b-1", map[string]int{"x": 2})
 	r.noneSent(t, 500*time.Millisecond)
 	r.stop()
