@@ -70,13 +70,8 @@ func controlRequest(wf *v1alpha1.Workflow) (in *engine.Input, retry *RetryReques
 // (Omitted) and exit handlers go too; what succeeded stays. With node set,
 // only that node, its descendants and its ancestors are reset.
 func resetForRetry(st *v1alpha1.WorkflowStatus, node string) error {
-	if st.Phase != v1alpha1.WorkflowFailed && st.Phase != v1alpha1.WorkflowError {
-		return fmt.Errorf("only a Failed or Error workflow can be retried; this one is %s", phaseName(st.Phase))
-	}
-	if node != "" {
-		if _, ok := st.Nodes[node]; !ok {
-			return fmt.Errorf("the workflow has no node %q", node)
-		}
+	if err := CheckRetry(st, node); err != nil {
+		return err
 	}
 	nodes := make(map[string]v1alpha1.NodeStatus, len(st.Nodes))
 	for id, n := range st.Nodes {
@@ -106,6 +101,21 @@ func resetForRetry(st *v1alpha1.WorkflowStatus, node string) error {
 		}
 	}
 	st.Conditions = conds
+	return nil
+}
+
+// CheckRetry says why a workflow with this status cannot be retried (at
+// node, when set), or nil when it can. `zeroflow retry` asks before it
+// requests; the controller asks again when it applies the request.
+func CheckRetry(st *v1alpha1.WorkflowStatus, node string) error {
+	if st.Phase != v1alpha1.WorkflowFailed && st.Phase != v1alpha1.WorkflowError {
+		return fmt.Errorf("only a Failed or Error workflow can be retried; this one is %s", phaseName(st.Phase))
+	}
+	if node != "" {
+		if _, ok := st.Nodes[node]; !ok {
+			return fmt.Errorf("the workflow has no node %q", node)
+		}
+	}
 	return nil
 }
 

@@ -22,13 +22,14 @@ func (c *Controller) finish(ctx context.Context, wf *v1alpha1.Workflow) error {
 		return fmt.Errorf("announce workflow %s/%s finished: %w", wf.Namespace, wf.Name, err)
 	}
 	c.metrics.finished.Add(1)
-	c.cfg.Logger.InfoContext(ctx, "workflow finished", "workflow", wf.Namespace+"/"+wf.Name, "phase", wf.Status.Phase, "message", wf.Status.Message, "duration", runDuration(wf))
+	c.cfg.Logger.InfoContext(ctx, "workflow finished", "workflow", wf.Namespace+"/"+wf.Name, "phase", wf.Status.Phase, "message", wf.Status.Message, "duration", RunDuration(wf))
 	return nil
 }
 
-// runDuration is from the first node's start to the last node's end: the
-// status's own timestamps are kept to the second.
-func runDuration(wf *v1alpha1.Workflow) time.Duration {
+// RunDuration is how long a completed run took: from its first node's
+// start to its last node's end (the status's own timestamps are kept to the
+// second).
+func RunDuration(wf *v1alpha1.Workflow) time.Duration {
 	var first, last int64 = -1, 0
 	for _, n := range wf.Status.Nodes {
 		if first < 0 || n.Started < first {

@@ -43,7 +43,7 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("workflow.submit %s: data.workflow with a metadata.name is required", ev.ID()))
 	}
 	if wf.Namespace == "" {
-		wf.Namespace = extension(ev, events.ExtNamespace)
+		wf.Namespace = events.Extension(ev, events.ExtNamespace)
 	}
 	if wf.Namespace == "" {
 		wf.Namespace = "default"
@@ -77,13 +77,13 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 }
 
 func (c *Controller) handleStepResult(ctx context.Context, ev event.Event) error {
-	k := key{extension(ev, events.ExtNamespace), extension(ev, events.ExtWorkflow)}
-	node := extension(ev, events.ExtNode)
-	attempt, err := strconv.ParseInt(extension(ev, events.ExtAttempt), 10, 32)
+	k := key{events.Extension(ev, events.ExtNamespace), events.Extension(ev, events.ExtWorkflow)}
+	node := events.Extension(ev, events.ExtNode)
+	attempt, err := strconv.ParseInt(events.Extension(ev, events.ExtAttempt), 10, 32)
 	if k.name == "" || k.namespace == "" || node == "" || err != nil {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("step.result %s: the %s, %s, %s and %s extensions are required (got %q, %q, %q, %q)", ev.ID(),
 			events.ExtNamespace, events.ExtWorkflow, events.ExtNode, events.ExtAttempt,
-			k.namespace, k.name, node, extension(ev, events.ExtAttempt)))
+			k.namespace, k.name, node, events.Extension(ev, events.ExtAttempt)))
 	}
 	var res events.StepResult
 	if err := ev.DataAs(&res); err != nil {
@@ -109,7 +109,7 @@ func (c *Controller) handleStepResult(ctx context.Context, ev event.Event) error
 }
 
 func (c *Controller) handleTick(ctx context.Context, ev event.Event) error {
-	name, ns := extension(ev, events.ExtWorkflow), extension(ev, events.ExtNamespace)
+	name, ns := events.Extension(ev, events.ExtWorkflow), events.Extension(ev, events.ExtNamespace)
 	if name != "" && ns != "" {
 		err := c.reconcile(ctx, key{ns, name})
 		if apierrors.IsNotFound(err) {
@@ -118,16 +118,4 @@ func (c *Controller) handleTick(ctx context.Context, ev event.Event) error {
 		return err
 	}
 	return c.resync(ctx)
-}
-
-// extension returns a CloudEvent extension as a string ("" if unset).
-func extension(ev event.Event, name string) string {
-	v, ok := ev.Extensions()[name]
-	if !ok {
-		return ""
-	}
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return fmt.Sprint(v)
 }

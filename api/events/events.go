@@ -7,6 +7,11 @@
 // Knative Trigger filters match.
 package events
 
+import (
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
 // Event types. A webhook or other source keeps its Argo type (the source
 // kind, e.g. "webhook").
 const (
@@ -45,3 +50,17 @@ const (
 	ExtEventSource = "zfeventsource"
 	ExtEvent       = "zfevent"
 )
+
+// Extension returns a CloudEvent extension in its canonical string form
+// ("" when it is unset).
+func Extension(ev event.Event, name string) string {
+	v, ok := ev.Extensions()[name]
+	if !ok {
+		return ""
+	}
+	str, err := types.ToString(v)
+	if err != nil {
+		return ""
+	}
+	return str
+}

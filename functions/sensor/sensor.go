@@ -198,13 +198,13 @@ func (s *Sensor) decode(ev event.Event) (string, event.Event, error) {
 	if ev.Type() != events.TypeDependency {
 		return "", event.Event{}, fmt.Errorf("sensor %s takes %s events from its filter, not %q", s.spec.Name, events.TypeDependency, ev.Type())
 	}
-	if got := extension(ev, events.ExtSensor); got != s.spec.Name {
+	if got := events.Extension(ev, events.ExtSensor); got != s.spec.Name {
 		return "", event.Event{}, fmt.Errorf("event %s is for sensor %q, this is %q", ev.ID(), got, s.spec.Name)
 	}
-	if ns := extension(ev, events.ExtNamespace); ns != "" && ns != s.spec.Namespace {
+	if ns := events.Extension(ev, events.ExtNamespace); ns != "" && ns != s.spec.Namespace {
 		return "", event.Event{}, fmt.Errorf("event %s is for namespace %q, this sensor is in %q", ev.ID(), ns, s.spec.Namespace)
 	}
-	dep := extension(ev, events.ExtDependency)
+	dep := events.Extension(ev, events.ExtDependency)
 	known := false
 	for _, d := range s.spec.Spec.Dependencies {
 		known = known || d.Name == dep
@@ -221,13 +221,4 @@ func (s *Sensor) decode(ev event.Event) (string, event.Event, error) {
 		return "", event.Event{}, fmt.Errorf("event %s: %w", ev.ID(), err)
 	}
 	return dep, matched, nil
-}
-
-func extension(ev event.Event, name string) string {
-	v, ok := ev.Extensions()[name]
-	if !ok {
-		return ""
-	}
-	s, _ := v.(string)
-	return s
 }

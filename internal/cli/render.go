@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
 )
 
@@ -34,7 +35,7 @@ func workflowDuration(wf *v1alpha1.Workflow, now time.Time) time.Duration {
 		return 0
 	}
 	if wf.Status.Phase.Completed() {
-		return nodesSpan(wf.Status.Nodes)
+		return controller.RunDuration(wf)
 	}
 	return now.Sub(wf.Status.StartedAt.Time).Truncate(time.Second)
 }
@@ -229,20 +230,4 @@ func outputsLine(o *v1alpha1.NodeOutputs) string {
 		parts = append(parts, k+"="+oneLine(o.Parameters[k], 40))
 	}
 	return strings.Join(parts, " ")
-}
-
-// nodesSpan is from the first node's start to the last node's end: the
-// status's own timestamps are kept to the second.
-func nodesSpan(nodes map[string]v1alpha1.NodeStatus) time.Duration {
-	var first, last int64 = -1, 0
-	for _, n := range nodes {
-		if first < 0 || n.Started < first {
-			first = n.Started
-		}
-		last = max(last, n.Finished)
-	}
-	if first < 0 || last < first {
-		return 0
-	}
-	return time.Duration(last-first) * time.Millisecond
 }

@@ -431,13 +431,8 @@ func newRetryCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if wf.Status.Phase != v1alpha1.WorkflowFailed && wf.Status.Phase != v1alpha1.WorkflowError {
-				return fmt.Errorf("workflow %s is %s: only a Failed or Error workflow can be retried", wf.Name, phaseOf(wf))
-			}
-			if node != "" {
-				if _, ok := wf.Status.Nodes[node]; !ok {
-					return fmt.Errorf("workflow %s has no node %q", wf.Name, node)
-				}
+			if err := controller.CheckRetry(&wf.Status, node); err != nil {
+				return fmt.Errorf("retry %s: %w", wf.Name, err)
 			}
 			if err := annotate(cmd.Context(), cl, c.namespace, wf.Name, controller.AnnotationRetry, controller.RetryRequest{Node: node}); err != nil {
 				return fmt.Errorf("retry %s: %w", wf.Name, err)

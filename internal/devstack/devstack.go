@@ -22,7 +22,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
@@ -222,9 +225,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// The functions outlive Start's ctx: they stop with Stop.
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFunctions = cancel
+	disco, err := discovery.NewDiscoveryClientForConfig(api.Config())
+	if err != nil {
+		return nil, fmt.Errorf("dev stack discovery client: %w", err)
+	}
 	env := &runEnv{api: api, broker: s.Broker, publish: func(ctx context.Context, ev event.Event) error {
 		return s.Broker.Publish(ctx, DefaultNamespace, "default", ev)
-	}}
+	}, dynamic: client, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
 	if err := fns.start(fctx, env); err != nil {
 		return nil, fmt.Errorf("start functions: %w", err)
 	}

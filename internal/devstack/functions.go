@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/pkg/apis"
 
@@ -78,6 +76,11 @@ type runEnv struct {
 	broker *broker.Broker
 	// publish hands an event to the default broker in process.
 	publish func(ctx context.Context, ev event.Event) error
+	// dynamic and mapper reach any kind the API serves; every function
+	// that acts on objects (sensors' k8s triggers, resource steps) shares
+	// them.
+	dynamic dynamic.Interface
+	mapper  meta.RESTMapper
 }
 
 // planFunctions opens the listeners of every function of objs and renders
@@ -191,24 +194,14 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 		}
 		sink := env.broker.Address(s.Namespace, s.Spec.BrokerName())
 		f.runHandler(ctx, render.SensorFilterName(s), fl, fn, sink, scale{})
-		cfg := env.api.Config()
-		dyn, err := dynamic.NewForConfig(cfg)
-		if err != nil {
-			return err
-		}
-		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-		if err != nil {
-			return err
-		}
-		mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
 		// Each instance is a sensor of its own, as each pod would be: its
 		// state is in the Sensor's status, not in the instance.
 		name := render.SensorFunctionName(s)
 		f.run(ctx, name, sl, funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
 			sn, err := sensor.New(ictx, sensor.Config{
 				Sensor:  s,
-				Dynamic: dyn,
-				Mapper:  mapper,
+				Dynamic: env.dynamic,
+				Mapper:  env.mapper,
 				Send:    sdk.NewSender(sink).Send,
 				Secrets: f.secrets,
 				Logger:  f.logger,

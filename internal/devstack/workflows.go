@@ -7,12 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"knative.dev/pkg/apis"
@@ -172,16 +169,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			case engine.FunctionHTTP:
 				h = zfhttp.New(zfhttp.Options{Artifacts: store, Secrets: f.secrets, Hosts: rt.hosts})
 			case engine.FunctionResource:
-				cfg := env.api.Config()
-				dyn, err := dynamic.NewForConfig(cfg)
-				if err != nil {
-					return err
-				}
-				disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-				if err != nil {
-					return err
-				}
-				h = resource.New(resource.Options{Dynamic: dyn, Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)), Artifacts: store})
+				h = resource.New(resource.Options{Dynamic: env.dynamic, Mapper: env.mapper, Artifacts: store})
 			default:
 				h = archive.New(store)
 			}
@@ -252,10 +240,8 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 func splitRef(ref string) (string, string) {
-	for i := range len(ref) {
-		if ref[i] == '/' {
-			return ref[:i], ref[i+1:]
-		}
+	if ns, name, ok := strings.Cut(ref, "/"); ok {
+		return ns, name
 	}
 	return DefaultNamespace, ref
 }
