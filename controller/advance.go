@@ -34,6 +34,8 @@ var conflictBackoff = wait.Backoff{Steps: 20, Duration: 2 * time.Millisecond, Fa
 // dispatches, arm the wake-up and announce the end. accept, when set, can
 // turn the input away once the workflow is read.
 func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept func(*v1alpha1.Workflow) bool) error {
+	start := time.Now()
+	defer func() { c.metrics.advanceSeconds.WithLabelValues(string(in.Kind)).Observe(since(start)) }()
 	unlock := c.lock(k)
 	defer unlock()
 	var (
@@ -117,7 +119,9 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			return nil
 		}
 		next.Status = out.Status
+		writeStart := time.Now()
 		updated, err := c.cfg.Client.UpdateWorkflowStatus(ctx, &next)
+		c.metrics.writeSeconds.Observe(since(writeStart))
 		if err != nil {
 			c.cache.drop(k)
 			if apierrors.IsConflict(err) {

@@ -13,12 +13,11 @@ package controller
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
@@ -45,13 +44,15 @@ type Config struct {
 	// DispatchConcurrency bounds the step.run sends of one advance in
 	// flight at once (default 32).
 	DispatchConcurrency int
+	// Metrics, when set, receives the controller's Prometheus metrics.
+	Metrics prometheus.Registerer
 }
 
 // Controller advances workflows.
 type Controller struct {
 	cfg    Config
 	engine *engine.Engine
-	locks  [64]sync.Mutex
+	locks  *keyLocks
 	cache  *runCache
 	queue  workqueue.TypedDelayingInterface[key]
 	// metrics counts what the controller did, for the log and benchmarks.
@@ -89,20 +90,9 @@ func New(cfg Config) (*Controller, error) {
 	return &Controller{
 		cfg:     cfg,
 		engine:  engine.New(),
+		locks:   newKeyLocks(),
 		cache:   newRunCache(10000),
 		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[key]{Name: "workflows"}),
-		metrics: newMetrics(),
+		metrics: newMetrics(cfg.Metrics),
 	}, nil
-}
-
-// lock serialises the advances of one workflow within this instance, so
-// that its own events do not conflict with each other.
-func (c *Controller) lock(k key) func() {
-	h := fnv.New32a()
-	h.Write([]byte(k.namespace))
-	h.Write([]byte{0})
-	h.Write([]byte(k.name))
-	m := &c.locks[h.Sum32()%uint32(len(c.locks))]
-	m.Lock()
-	return m.Unlock
 }

@@ -53,7 +53,9 @@ func (c *Controller) dispatch(ctx context.Context, wf *v1alpha1.Workflow, ds []e
 func (c *Controller) send(ctx context.Context, ev event.Event) error {
 	var last error
 	err := wait.ExponentialBackoffWithContext(ctx, sendBackoff, func(ctx context.Context) (bool, error) {
+		start := time.Now()
 		last = c.cfg.Send(ctx, ev)
+		c.metrics.sendSeconds.Observe(since(start))
 		return last == nil, nil
 	})
 	if err != nil && last != nil {

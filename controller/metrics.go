@@ -1,15 +1,42 @@
 package controller
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
 
-// metrics counts what a controller did.
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics counts what a controller did (Stats), and times the parts of an
+// advance for Prometheus, so that a slow step-to-step hop can be taken apart.
 type metrics struct {
 	submits, duplicateSubmits, results, ignored atomic.Int64
 	writes, conflicts, dispatches, redispatches atomic.Int64
 	finished                                    atomic.Int64
+
+	advanceSeconds *prometheus.HistogramVec
+	lockWait       prometheus.Histogram
+	writeSeconds   prometheus.Histogram
+	sendSeconds    prometheus.Histogram
 }
 
-func newMetrics() *metrics { return &metrics{} }
+// latencyBuckets span 100 µs to about 3 s.
+var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 15)
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		advanceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zeroflow_controller_advance_seconds", Help: "Time to take one input (submit, result, tick): wait for the workflow, read, advance, write the status, send the step.run events.", Buckets: latencyBuckets}, []string{"input"}),
+		lockWait:       prometheus.NewHistogram(prometheus.HistogramOpts{Name: "zeroflow_controller_lock_wait_seconds", Help: "Time an input waited behind another input of the same workflow (or of one sharing its lock) in this instance.", Buckets: latencyBuckets}),
+		writeSeconds:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "zeroflow_controller_status_write_seconds", Help: "Time of one status write to the Kubernetes API.", Buckets: latencyBuckets}),
+		sendSeconds:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "zeroflow_controller_send_seconds", Help: "Time for the broker to accept one step.run or workflow.finished event.", Buckets: latencyBuckets}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.advanceSeconds, m.lockWait, m.writeSeconds, m.sendSeconds)
+	}
+	return m
+}
+
+func since(t time.Time) float64 { return time.Since(t).Seconds() }
 
 // Stats is a snapshot of a controller's counters.
 type Stats struct {

@@ -26,7 +26,9 @@ echo "## Ratios"
 go run ./hack/benchtable \
   -ratio StatusUpdate10000/EtcdPut800K \
   -ratio AdvanceLoop10000/StatusUpdate10000 \
-  -ratio AdvanceDAG1000/StatusUpdate10000 < "$out" | sed -n '/ratio/,$p'
+  -ratio AdvanceDAG1000/StatusUpdate10000 \
+  -ratio StatusUpdateWorkflowA/EtcdPutWorkflowA \
+  -ratio StatusUpdateWorkflowAConcurrent/EtcdPutWorkflowA < "$out" | sed -n '/ratio/,$p'
 echo
 
 echo "## Broker: durable ingress and end-to-end latency against the raw limits"

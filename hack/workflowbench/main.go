@@ -109,7 +109,9 @@ func one(bin, k6 string, count, rate int, paced time.Duration, keep bool, record
 	}
 
 	// Paced: latency of each webhook to Running, and of each step hop.
+	beforePaced := s.scrape()
 	running := s.pacedLatency(rate, paced)
+	afterPaced := s.scrape()
 	p50, p99 := percentiles(running)
 	record(fmt.Sprintf("webhook accepted → workflow Running at %d/s, p50 (ms)", rate), p50)
 	record(fmt.Sprintf("webhook accepted → workflow Running at %d/s, p99 (ms)", rate), p99)
@@ -117,10 +119,12 @@ func one(bin, k6 string, count, rate int, paced time.Duration, keep bool, record
 	p50, p99 = percentiles(hops)
 	record(fmt.Sprintf("step finished → next step started at %d/s, p50 (ms)", rate), p50)
 	record(fmt.Sprintf("step finished → next step started at %d/s, p99 (ms)", rate), p99)
+	recordControllerParts(beforePaced, afterPaced, fmt.Sprintf(" at %d/s", rate), record)
 
 	// Burst: k6 sends count webhooks; workflows completed per second.
 	before := s.archived()
 	t0 = time.Now()
+	beforeBurst := s.scrape()
 	k6Out := s.k6Burst(k6, count)
 	acceptDur := time.Since(t0)
 	deadline := time.Now().Add(10 * time.Minute)
@@ -131,6 +135,7 @@ func one(bin, k6 string, count, rate int, paced time.Duration, keep bool, record
 		time.Sleep(100 * time.Millisecond)
 	}
 	total := time.Since(t0)
+	recordControllerParts(beforeBurst, s.scrape(), " in the burst", record)
 	record(fmt.Sprintf("k6 burst of %d: webhooks accepted per second", count), float64(count)/acceptDur.Seconds())
 	record(fmt.Sprintf("k6 burst of %d: workflows completed per second (first webhook → last run archived)", count), float64(count)/total.Seconds())
 	fmt.Fprint(os.Stderr, k6Out)
@@ -352,31 +357,57 @@ func (s *stack) k6Burst(k6 string, count int) string {
 // processStartMean reads the mean start time of the function processes
 // (the user's Services) from the stack's metrics.
 func (s *stack) processStartMean() (float64, int) {
-	resp, err := http.Get(s.metricsURL)
-	if err != nil {
-		return 0, 0
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	m := s.scrape()
 	var sum, n float64
-	for _, line := range strings.Split(string(b), "\n") {
-		for _, fn := range []string{"parse", "enrich", "metrics", "store", "echo"} {
-			prefix := `zeroflow_function_start_seconds_sum{function="` + fn + `"}`
-			if strings.HasPrefix(line, prefix) {
-				v, _ := strconv.ParseFloat(strings.TrimSpace(line[len(prefix):]), 64)
-				sum += v
-			}
-			prefix = `zeroflow_function_start_seconds_count{function="` + fn + `"}`
-			if strings.HasPrefix(line, prefix) {
-				v, _ := strconv.ParseFloat(strings.TrimSpace(line[len(prefix):]), 64)
-				n += v
-			}
-		}
+	for _, fn := range []string{"parse", "enrich", "metrics", "store", "echo"} {
+		sum += m[`zeroflow_function_start_seconds_sum{function="`+fn+`"}`]
+		n += m[`zeroflow_function_start_seconds_count{function="`+fn+`"}`]
 	}
 	if n == 0 {
 		return 0, 0
 	}
 	return sum / n * 1000, int(n)
+}
+
+// scrape reads the dev stack's /metrics: each sample line's name and
+// labels, as written, to its value.
+func (s *stack) scrape() map[string]float64 {
+	out := map[string]float64{}
+	resp, err := http.Get(s.metricsURL)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// controllerParts are the controller's timings, as means in ms over what
+// happened between two scrapes: where the step-to-step hop goes.
+var controllerParts = []struct{ name, metric string }{
+	{"controller: one step result taken (wait, read, advance, write, dispatch), mean (ms)", `zeroflow_controller_advance_seconds_%s{input="StepResult"}`},
+	{"controller: waiting for the workflow's lock, mean (ms)", `zeroflow_controller_lock_wait_seconds_%s`},
+	{"controller: one status write to the API server, mean (ms)", `zeroflow_controller_status_write_seconds_%s`},
+	{"controller: broker accepting one step.run, mean (ms)", `zeroflow_controller_send_seconds_%s`},
+}
+
+func recordControllerParts(before, after map[string]float64, suffix string, record func(string, float64)) {
+	for _, p := range controllerParts {
+		sum := after[fmt.Sprintf(p.metric, "sum")] - before[fmt.Sprintf(p.metric, "sum")]
+		n := after[fmt.Sprintf(p.metric, "count")] - before[fmt.Sprintf(p.metric, "count")]
+		if n > 0 {
+			record(p.name+suffix, sum/n*1000)
+		}
+	}
 }
 
 // peakMemory is the VmHWM of the dev process and the sum of its children's.

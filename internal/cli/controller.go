@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -19,7 +24,7 @@ import (
 func newControllerCommand() *cobra.Command {
 	var (
 		c                       conn
-		addr, sink              string
+		addr, sink, metricsAddr string
 		resync, redispatchAfter time.Duration
 	)
 	cmd := &cobra.Command{
@@ -50,7 +55,10 @@ stops on SIGTERM after draining.`,
 				return err
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctrl, err := controller.New(controller.Config{
+				Metrics:         reg,
 				Client:          cl,
 				Send:            sdk.NewSender(sink).Send,
 				Logger:          logger,
@@ -69,6 +77,24 @@ stops on SIGTERM after draining.`,
 			defer stop()
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return ctrl.Run(ctx) })
+			if metricsAddr != "" {
+				ml, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					return fmt.Errorf("metrics: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "metrics on http://%s/metrics\n", ml.Addr())
+				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+				g.Go(func() error {
+					if err := srv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+						return fmt.Errorf("metrics: %w", err)
+					}
+					return nil
+				})
+				g.Go(func() error {
+					<-ctx.Done()
+					return srv.Close()
+				})
+			}
 			g.Go(func() error {
 				return sdk.Serve(ctx, ctrl, sdk.Options{Listener: l, Sink: sink, Logger: logger, DrainTimeout: 10 * time.Second})
 			})
@@ -78,6 +104,7 @@ stops on SIGTERM after draining.`,
 	c.addFlags(cmd, false)
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default :$PORT)")
 	cmd.Flags().StringVar(&sink, "sink", "", "the broker URL to send to (default $K_SINK)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics here (e.g. :9090; default: not served)")
 	cmd.Flags().DurationVar(&resync, "resync", 10*time.Second, "how often to look at every unfinished workflow")
 	cmd.Flags().DurationVar(&redispatchAfter, "redispatch-after", 30*time.Second, "send a step again when its result is this late")
 	return cmd

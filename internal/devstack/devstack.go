@@ -32,7 +32,6 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/broker"
 	"github.com/zeroflow-dev/zeroflow/controller"
-	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
@@ -162,7 +161,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	skipped = append(skipped, notRun...)
 	reg := prometheus.NewRegistry()
-	fns, err := planFunctions(objs, host, sec, opts.Scaling, funcrunner.NewMetrics(reg), logger)
+	fns, err := planFunctions(objs, host, sec, opts.Scaling, reg, logger)
 	if err != nil {
 		return nil, err
 	}

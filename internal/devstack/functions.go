@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
@@ -34,11 +35,14 @@ import (
 // funcrunner.Runner on a fixed address (the Knative Service's), and the
 // Triggers that route to them.
 type functions struct {
-	host     string
-	logger   *slog.Logger
-	secrets  secrets.Resolver
-	scaling  Scaling
-	metrics  *funcrunner.Metrics
+	host    string
+	logger  *slog.Logger
+	secrets secrets.Resolver
+	scaling Scaling
+	metrics *funcrunner.Metrics
+	// registry receives the metrics of the parts that are not functions
+	// (the controller).
+	registry prometheus.Registerer
 	triggers []eventingv1.Trigger
 	// endpoints lists, for people, where each function listens.
 	endpoints []string
@@ -85,8 +89,8 @@ type runEnv struct {
 
 // planFunctions opens the listeners of every function of objs and renders
 // the Triggers that route to them; nothing serves until start.
-func planFunctions(objs []manifestfile.Object, host string, sec secrets.Resolver, scaling Scaling, metrics *funcrunner.Metrics, logger *slog.Logger) (_ *functions, err error) {
-	f := &functions{host: host, logger: logger, secrets: sec, scaling: scaling, metrics: metrics, errs: make(chan error, 64)}
+func planFunctions(objs []manifestfile.Object, host string, sec secrets.Resolver, scaling Scaling, reg prometheus.Registerer, logger *slog.Logger) (_ *functions, err error) {
+	f := &functions{host: host, logger: logger, secrets: sec, scaling: scaling, metrics: funcrunner.NewMetrics(reg), registry: reg, errs: make(chan error, 64)}
 	defer func() {
 		if err != nil {
 			f.closeListeners()

@@ -134,6 +134,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			Logger:          f.logger.With("component", "controller"),
 			RedispatchAfter: 30 * time.Second,
 			ResyncPeriod:    10 * time.Second,
+			Metrics:         f.registry,
 		})
 		if err != nil {
 			return err
