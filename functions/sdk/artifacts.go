@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,15 @@ import (
 type ArtifactStore interface {
 	Put(ctx context.Context, key string, r io.Reader) error
 }
+
+// ArtifactReader reads what an ArtifactStore kept. Get of a key that is
+// not there fails with an error that ErrArtifactNotFound matches.
+type ArtifactReader interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// ErrArtifactNotFound is what Get fails with for a missing key.
+var ErrArtifactNotFound = errors.New("artifact not found")
 
 // DirArtifacts is an ArtifactStore in a local directory (`zeroflow dev`).
 type DirArtifacts struct{ Dir string }
@@ -51,6 +61,9 @@ func (d DirArtifacts) Get(_ context.Context, key string) (io.ReadCloser, error) 
 		return nil, fmt.Errorf("artifact key %q has a \"..\" in it", key)
 	}
 	f, err := os.Open(filepath.Join(d.Dir, filepath.Clean("/"+key)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("get artifact %s: %w", key, ErrArtifactNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get artifact %s: %w", key, err)
 	}
@@ -63,15 +76,30 @@ func (d DirArtifacts) Get(_ context.Context, key string) (io.ReadCloser, error) 
 const EnvArtifacts = "ZEROFLOW_ARTIFACTS"
 
 // ArtifactsFromEnv returns the store $ZEROFLOW_ARTIFACTS names, or nil
-// when it is unset.
+// when it names none.
 func ArtifactsFromEnv() (ArtifactStore, error) {
-	v := os.Getenv(EnvArtifacts)
+	store, err := OpenArtifacts(os.Getenv(EnvArtifacts))
+	if store == nil || err != nil {
+		return nil, err
+	}
+	return store, nil
+}
+
+// Artifacts is a store that can be read back (both stores here can).
+type Artifacts interface {
+	ArtifactStore
+	ArtifactReader
+}
+
+// OpenArtifacts opens the store a location names: an s3:// URL (see
+// NewS3Artifacts) or a local directory. "" names none (nil, nil).
+func OpenArtifacts(location string) (Artifacts, error) {
 	switch {
-	case v == "":
+	case location == "":
 		return nil, nil
-	case strings.HasPrefix(v, "s3://"):
-		return NewS3Artifacts(v)
+	case strings.HasPrefix(location, "s3://"):
+		return NewS3Artifacts(location)
 	default:
-		return DirArtifacts{Dir: v}, nil
+		return DirArtifacts{Dir: location}, nil
 	}
 }

@@ -70,6 +70,9 @@ func (s *S3Artifacts) Get(ctx context.Context, key string) (io.ReadCloser, error
 	// GetObject is lazy: a missing key shows on the first read.
 	if _, err := obj.Stat(); err != nil {
 		obj.Close()
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			err = ErrArtifactNotFound
+		}
 		return nil, fmt.Errorf("get artifact %s from s3://%s: %w", key, s.bucket, err)
 	}
 	return obj, nil

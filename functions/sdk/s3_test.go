@@ -2,82 +2,27 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/testminio"
 )
 
-// minioBinary finds the MinIO server `make test` installs into bin/.
-func minioBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("ZEROFLOW_MINIO"); p != "" {
-		return p
-	}
-	matches, _ := filepath.Glob("../../bin/minio-*")
-	if len(matches) == 0 {
-		t.Skip("no MinIO server: `make test` installs it into bin/ (go install github.com/minio/minio)")
-	}
-	return matches[len(matches)-1]
-}
-
-// startMinIO runs a real MinIO server on loopback and returns its endpoint.
-func startMinIO(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(minioBinary(t), "server", t.TempDir(), "--address", addr, "--console-address", "127.0.0.1:0", "--quiet")
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER=zeroflow", "MINIO_ROOT_PASSWORD=zeroflow-secret", "MINIO_BROWSER=off")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/minio/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("MinIO not ready at %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestS3ArtifactsAgainstARealMinIO(t *testing.T) {
-	addr := startMinIO(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", "zeroflow")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "zeroflow-secret")
-	admin, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("zeroflow", "zeroflow-secret", "")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr := testminio.Start(t, "runs")
+	t.Setenv("AWS_ACCESS_KEY_ID", testminio.User)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testminio.Password)
+	admin := testminio.Client(t, addr)
 	ctx := context.Background()
-	if err := admin.MakeBucket(ctx, "runs", minio.MakeBucketOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv(sdk.EnvArtifacts, fmt.Sprintf("s3://runs/zeroflow?endpoint=%s&insecure=true", addr))
 	store, err := sdk.ArtifactsFromEnv()
 	if err != nil {
@@ -101,7 +46,7 @@ func TestS3ArtifactsAgainstARealMinIO(t *testing.T) {
 	if _, err := admin.StatObject(ctx, "runs", "zeroflow/results/a.json", minio.StatObjectOptions{}); err != nil {
 		t.Errorf("object not under the prefix: %v", err)
 	}
-	if _, err := s3.Get(ctx, "results/missing.json"); err == nil || !strings.Contains(err.Error(), "results/missing.json") {
+	if _, err := s3.Get(ctx, "results/missing.json"); !errors.Is(err, sdk.ErrArtifactNotFound) || !strings.Contains(err.Error(), "results/missing.json") {
 		t.Errorf("a missing key: %v", err)
 	}
 

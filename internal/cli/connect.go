@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/devstack"
 )
 
 // devDataDir is where `zeroflow dev` keeps its state by default; the
@@ -54,15 +57,23 @@ func (c *conn) client() (*controller.Client, error) {
 	return controller.NewClient(cfg)
 }
 
-// artifactsDir is the dev stack's artifact store.
-func (c *conn) artifactsDir() string {
-	if c.artifacts != "" {
-		return c.artifacts
+// artifacts opens the artifact store: --artifacts, else
+// $ZEROFLOW_ARTIFACTS, else the one the dev stack in .zeroflow records,
+// else .zeroflow/artifacts.
+func (c *conn) artifactStore() (sdk.Artifacts, error) {
+	location := c.artifacts
+	if location == "" {
+		location = os.Getenv(sdk.EnvArtifacts)
 	}
-	if v := os.Getenv("ZEROFLOW_ARTIFACTS"); v != "" {
-		return v
+	if location == "" {
+		if b, err := os.ReadFile(filepath.Join(devDataDir, devstack.ArtifactsLocationFile)); err == nil {
+			location = strings.TrimSpace(string(b))
+		}
 	}
-	return filepath.Join(devDataDir, "artifacts")
+	if location == "" {
+		location = filepath.Join(devDataDir, "artifacts")
+	}
+	return sdk.OpenArtifacts(location)
 }
 
 // printObject prints v as JSON or YAML; it reports false for other formats.

@@ -18,6 +18,7 @@ import (
 func newDevCommand() *cobra.Command {
 	var (
 		dataDir, brokerAddr, metricsAddr string
+		artifacts                        string
 		controllerURL                    string
 		scaling                          devstack.Scaling
 	)
@@ -52,6 +53,7 @@ between runs.`,
 				Scaling:        scaling,
 				MetricsAddr:    metricsAddr,
 				ControllerURL:  controllerURL,
+				Artifacts:      artifacts,
 				Logger:         logger,
 			})
 			if err != nil {
@@ -86,6 +88,7 @@ between runs.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".zeroflow", "where the dev stack keeps its state and kubeconfig")
 	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:8080", "the broker's ingress address")
+	cmd.Flags().StringVar(&artifacts, "artifacts", os.Getenv("ZEROFLOW_ARTIFACTS"), "where run records and step logs go: a directory, or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&insecure=true] with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (default $ZEROFLOW_ARTIFACTS, else DATA-DIR/artifacts)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9090", "serve Prometheus /metrics here (empty: do not)")
 	cmd.Flags().DurationVar(&scaling.IdleWindow, "idle", 60*time.Second, "stop a function instance after this long without requests (Knative's scale to zero)")
 	cmd.Flags().IntVar(&scaling.Target, "target", 100, "requests one function instance takes at once before another starts, unless its Service sets autoscaling.knative.dev/target")

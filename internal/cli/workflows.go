@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 )
 
@@ -314,17 +313,20 @@ retried step is shown.`,
 				return wf.Status.Nodes[ids[i]].Started < wf.Status.Nodes[ids[j]].Started || (wf.Status.Nodes[ids[i]].Started == wf.Status.Nodes[ids[j]].Started && ids[i] < ids[j])
 			})
 			out := cmd.OutOrStdout()
-			dir := c.artifactsDir()
+			store, err := c.artifactStore()
+			if err != nil {
+				return err
+			}
 			for _, id := range ids {
 				n := wf.Status.Nodes[id]
 				for attempt := int32(0); attempt <= n.Retries; attempt++ {
-					b, err := os.ReadFile(filepath.Join(dir, events.StepLogKey(wf.Namespace, wf.Name, id, attempt)))
+					b, err := readArtifact(cmd.Context(), store, events.StepLogKey(wf.Namespace, wf.Name, id, attempt))
 					label := id
 					if n.Retries > 0 {
 						label = fmt.Sprintf("%s (attempt %d)", id, attempt)
 					}
 					switch {
-					case errors.Is(err, os.ErrNotExist):
+					case errors.Is(err, sdk.ErrArtifactNotFound):
 						fmt.Fprintf(out, "%s: no log stored\n", label)
 					case err != nil:
 						return err
@@ -339,7 +341,7 @@ retried step is shown.`,
 		},
 	}
 	c.addFlags(cmd, false)
-	cmd.Flags().StringVar(&c.artifacts, "artifacts", "", "the artifact store directory (default $ZEROFLOW_ARTIFACTS or .zeroflow/artifacts)")
+	cmd.Flags().StringVar(&c.artifacts, "artifacts", "", "the artifact store: a directory or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT (default $ZEROFLOW_ARTIFACTS, else the running zeroflow dev's)")
 	return cmd
 }
 
@@ -508,4 +510,14 @@ func newDeleteCommand() *cobra.Command {
 	}
 	c.addFlags(cmd, false)
 	return cmd
+}
+
+// readArtifact reads one whole artifact.
+func readArtifact(ctx context.Context, store sdk.ArtifactReader, key string) ([]byte, error) {
+	r, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
 }

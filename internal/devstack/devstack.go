@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -32,6 +33,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/broker"
 	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
@@ -62,6 +64,11 @@ type Options struct {
 	// process, `zeroflow controller`); the stack routes to it and runs
 	// none of its own.
 	ControllerURL string
+	// Artifacts is where run records, step logs and what steps store go:
+	// a directory or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT (credentials
+	// from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY). Default
+	// DataDir/artifacts.
+	Artifacts string
 	// MetricsAddr, when set, serves Prometheus /metrics there: the
 	// broker's, the functions' starts and instances, the controller's.
 	MetricsAddr string
@@ -82,8 +89,9 @@ type Stack struct {
 	Endpoints []string
 	// Controller runs the workflows.
 	Controller *controller.Controller
-	// Artifacts is the directory of the artifact store: run records,
-	// step logs and what steps store.
+	// Artifacts is the location of the artifact store (a directory or an
+	// s3:// URL): run records, step logs and what steps store. It is also
+	// written to DataDir/ArtifactsLocationFile, for the CLI.
 	Artifacts string
 	// MetricsURL is where /metrics is served ("" when it is not).
 	MetricsURL string
@@ -91,6 +99,10 @@ type Stack struct {
 	functions     *functions
 	stopFunctions context.CancelFunc
 }
+
+// ArtifactsLocationFile, in the data dir, holds the running stack's
+// artifact store location, so that `zeroflow logs` finds it by itself.
+const ArtifactsLocationFile = "artifacts-location"
 
 // DefaultNamespace is where objects without a namespace go.
 const DefaultNamespace = "default"
@@ -170,7 +182,20 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		brokerRefs = append(brokerRefs, b.Namespace+"/"+b.Name)
 	}
 	rt := &workflowRuntime{}
-	if err := fns.planWorkflows(objs, services, brokerRefs, opts.DataDir, opts.ControllerURL, rt); err != nil {
+	rt.artifacts = opts.Artifacts
+	if rt.artifacts == "" {
+		rt.artifacts = filepath.Join(opts.DataDir, "artifacts")
+	}
+	if rt.store, err = sdk.OpenArtifacts(rt.artifacts); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(opts.DataDir, ArtifactsLocationFile), []byte(rt.artifacts+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("record the artifact store: %w", err)
+	}
+	if err := fns.planWorkflows(objs, services, brokerRefs, opts.ControllerURL, rt); err != nil {
 		fns.closeListeners()
 		return nil, err
 	}

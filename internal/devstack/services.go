@@ -39,6 +39,11 @@ func buildServices(ctx context.Context, objs []manifestfile.Object, binDir strin
 		moduleDir  string
 		out        string
 	}
+	// go build runs in the module's directory, and the runner starts the
+	// binary from the current one: the path must not depend on either.
+	if binDir, err = filepath.Abs(binDir); err != nil {
+		return nil, nil, fmt.Errorf("functions' binary dir: %w", err)
+	}
 	var jobs []job
 	for _, o := range objs {
 		svc, ok := o.Value.(*servingv1.Service)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"path/filepath"
+
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +32,9 @@ import (
 // Services (the user's functions).
 type workflowRuntime struct {
 	controller *controller.Controller
-	artifacts  string
+	// artifacts is the store's location, store the store.
+	artifacts string
+	store     sdk.Artifacts
 	// hosts maps each Service's cluster host names to its local address.
 	hosts map[string]string
 }
@@ -48,7 +50,7 @@ const (
 // its Triggers: the controller's on every broker (sensors anywhere submit
 // to it), the step functions' and the archive's on default/default, where
 // the controller sends.
-func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtService, brokers []string, dataDir, external string, rt *workflowRuntime) error {
+func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtService, brokers []string, external string, rt *workflowRuntime) error {
 	var (
 		cl      net.Listener
 		ctrlURL *apis.URL
@@ -66,7 +68,6 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		f.triggers = append(f.triggers, render.ControllerTriggers(ns, name, ctrlURL)...)
 	}
 	f.endpoints = append(f.endpoints, fmt.Sprintf("control  workflow controller %s", ctrlURL))
-	rt.artifacts = filepath.Join(dataDir, "artifacts")
 	rt.hosts = map[string]string{}
 
 	type builtin struct {
@@ -161,7 +162,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 	})
 	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
 		sink := env.broker.Address(DefaultNamespace, "default")
-		store := sdk.DirArtifacts{Dir: rt.artifacts}
+		store := rt.store
 		for _, b := range builtins {
 			var h sdk.Handler
 			switch b.name {

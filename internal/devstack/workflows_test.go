@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,16 +18,31 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/testminio"
 )
 
 // The whole path in one process: a webhook POST goes through the broker,
 // the sensor's filter and sensor, the controller and a DAG of built-in
 // step functions to a Succeeded Workflow, with the outputs passed between
 // the steps, the run record archived and every step's log stored.
+// TestWebhookToSucceededWorkflow runs a webhook to a Succeeded workflow
+// with its run record and step logs archived, in the default directory
+// store and in S3 (a real MinIO).
 func TestWebhookToSucceededWorkflow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the API server")
 	}
+	t.Run("directory", func(t *testing.T) { webhookToSucceededWorkflow(t, "") })
+	t.Run("minio", func(t *testing.T) {
+		addr := testminio.Start(t, "runs")
+		t.Setenv("AWS_ACCESS_KEY_ID", testminio.User)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", testminio.Password)
+		webhookToSucceededWorkflow(t, "s3://runs/dev?endpoint="+addr+"&insecure=true")
+	})
+}
+
+func webhookToSucceededWorkflow(t *testing.T, artifacts string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +135,7 @@ spec:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0", Scaling: Scaling{IdleWindow: time.Second}})
+	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0", Scaling: Scaling{IdleWindow: time.Second}, Artifacts: artifacts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,9 +188,24 @@ spec:
 	if p := wf.Status.Nodes["main.double"].Outputs; p == nil || p.Parameters["total"] != "6" {
 		t.Errorf("double outputs %+v", p)
 	}
+	if artifacts != "" && s.Artifacts != artifacts {
+		t.Errorf("stack artifacts %q, want %q", s.Artifacts, artifacts)
+	}
+	store, err := sdk.OpenArtifacts(s.Artifacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(key string) ([]byte, error) {
+		r, err := store.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(r)
+	}
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		b, err := os.ReadFile(filepath.Join(s.Artifacts, events.RunRecordKey(DefaultNamespace, wf.Name)))
+		b, err := read(events.RunRecordKey(DefaultNamespace, wf.Name))
 		if err == nil {
 			var rec events.WorkflowFinished
 			if err := json.Unmarshal(b, &rec); err != nil || rec.Phase != v1alpha1.WorkflowSucceeded || len(rec.Nodes) != 4 {
@@ -187,7 +218,7 @@ spec:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	log, err := os.ReadFile(filepath.Join(s.Artifacts, events.StepLogKey(DefaultNamespace, wf.Name, "main.count", 0)))
+	log, err := read(events.StepLogKey(DefaultNamespace, wf.Name, "main.count", 0))
 	if err != nil || !strings.Contains(string(log), "counting a,b,c") {
 		t.Errorf("count's log %q, %v", log, err)
 	}
