@@ -18,6 +18,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/kncloudevents"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
@@ -215,4 +216,22 @@ func (b *Broker) Close() error {
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// ActiveTrigger is a Trigger the broker delivers for, with the subscriber
+// address it resolved.
+type ActiveTrigger struct {
+	Trigger    *eventingv1.Trigger
+	Subscriber *apis.URL
+}
+
+// Triggers lists the Triggers being served, by namespace/name.
+func (b *Broker) Triggers() map[string]ActiveTrigger {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[string]ActiveTrigger, len(b.triggers))
+	for key, w := range b.triggers {
+		out[key] = ActiveTrigger{Trigger: w.plan.trigger.DeepCopy(), Subscriber: w.plan.subscriber}
+	}
+	return out
 }

@@ -113,11 +113,13 @@ func run(m *testing.M) int {
 		return apis.ParseURL("http://" + l.Addr().String())
 	}
 	var triggers []eventingv1.Trigger
+	addrs := map[string]*apis.URL{}
 	ctrlURL, err := serve(ctrl)
 	if err != nil {
 		return fail("serve controller", err)
 	}
-	triggers = append(triggers, render.ControllerTriggers("default", "default", ctrlURL)...)
+	triggers = append(triggers, render.ControllerTriggers("default", "default")...)
+	addrs[render.ControllerService] = ctrlURL
 	dyn, err := dynamic.NewForConfig(apiServer.Config())
 	if err != nil {
 		return fail("dynamic client", err)
@@ -136,20 +138,26 @@ func run(m *testing.M) int {
 		if err != nil {
 			return fail("serve "+name, err)
 		}
-		triggers = append(triggers, render.StepFunctionTrigger("default", "default", name, u))
+		triggers = append(triggers, render.StepFunctionTrigger("default", "default", name, render.BuiltinService(name)))
+		addrs[render.BuiltinService(name)] = u
 	}
 	userURL, err := serve(sdk.HandlerFunc(userFns.handle))
 	if err != nil {
 		return fail("serve user functions", err)
 	}
+	addrs["user-functions"] = userURL
 	for _, name := range userFunctions {
-		triggers = append(triggers, render.StepFunctionTrigger("default", "default", name, userURL))
+		triggers = append(triggers, render.StepFunctionTrigger("default", "default", name, "user-functions"))
 	}
 	archiveURL, err := serve(archive.New(store))
 	if err != nil {
 		return fail("serve archive", err)
 	}
-	triggers = append(triggers, render.ArchiveTrigger("default", "default", archiveURL))
+	triggers = append(triggers, render.ArchiveTrigger("default", "default"))
+	addrs[render.BuiltinService(render.ArchiveFunction)] = archiveURL
+	if triggers, err = render.WithSubscriberURLs(triggers, addrs); err != nil {
+		return fail("route", err)
+	}
 	retry := int32(3)
 	linear := eventingduckv1.BackoffPolicyLinear
 	delay := "PT0.1S"

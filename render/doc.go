@@ -1,5 +1,20 @@
-// Package render builds the Knative objects that EventSources and Sensors
-// need, as pure functions of their specs (Knative's reconciler/<kind>/
-// resources style): no I/O, deterministic output. `zeroflow dev` runs what
-// it builds, and a cluster gets the same objects.
+// Package render builds the Knative objects that zeroflow's objects need,
+// as pure functions of their specs (Knative's reconciler/<kind>/resources
+// style): no I/O, deterministic output.
+//
+//   - An EventSource becomes a Knative Service running its webhooks, a
+//     ConfigMap carrying its spec, and a SinkBinding that gives the Service
+//     the broker as K_SINK.
+//   - A Sensor becomes two Knative Services (its filter and its sensor), a
+//     ConfigMap, SinkBindings, and Triggers: one per dependency into the
+//     filter, one from the filter's dependency events into the sensor.
+//   - A WorkflowTemplate's `function` templates become one Trigger per
+//     function, routing its step.run events to the Knative Service of that
+//     name.
+//   - The workflow runtime (Runtime) is the controller's Triggers and the
+//     built-in step functions' Services and Triggers.
+//
+// `zeroflow render` prints these objects for a cluster, and `zeroflow dev`
+// runs the same objects locally, resolving each Trigger's subscriber to the
+// local address of the Service it names.
 package render

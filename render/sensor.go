@@ -1,10 +1,10 @@
 package render
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	"knative.dev/pkg/apis"
-	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
@@ -23,49 +23,47 @@ func SensorFilterName(s *v1alpha1.Sensor) string { return childName(s.Name, "fil
 // SensorFunctionName is the name of a sensor's sensor function.
 func SensorFunctionName(s *v1alpha1.Sensor) string { return childName(s.Name, "sensor") }
 
+// Sensor renders a sensor: its filter and sensor functions (Services with
+// SinkBindings), the ConfigMap both read the Sensor from, and its Triggers.
+func Sensor(s *v1alpha1.Sensor, opts Options) (Objects, error) {
+	broker := s.Spec.BrokerName()
+	spec := childName(s.Name, "sensor", "spec")
+	cm, err := specConfigMap(spec, s.Namespace, map[string]string{LabelSensor: s.Name}, specOnly(s))
+	if err != nil {
+		return Objects{}, fmt.Errorf("render sensor %s: %w", s.Name, err)
+	}
+	out := Objects{ConfigMaps: []corev1.ConfigMap{cm}}
+	for _, f := range []function{
+		{name: SensorFilterName(s), args: []string{"function", "filter"}, serviceAccount: "zeroflow-filter"},
+		// The sensor keeps its condition state in the Sensor's status and
+		// submits workflows: it needs the API.
+		{name: SensorFunctionName(s), args: []string{"function", "sensor"}, serviceAccount: "zeroflow-sensor"},
+	} {
+		f.namespace, f.spec, f.labels = s.Namespace, spec, map[string]string{LabelSensor: s.Name, LabelComponent: "sensor"}
+		out.Services = append(out.Services, f.service(opts))
+		out.SinkBindings = append(out.SinkBindings, f.sinkBinding(broker))
+	}
+	out.Triggers = SensorTriggers(s)
+	out.sort()
+	return out, nil
+}
+
 // SensorTriggers are the Knative Triggers that route a sensor's events:
 // one per dependency, from its EventSource and event to the filter
 // function at /<dependency>, and one from the filter's dependency events
-// to the sensor function. filter and sensor are the functions' addresses.
-func SensorTriggers(s *v1alpha1.Sensor, filter, sensor *apis.URL) []eventingv1.Trigger {
+// to the sensor function.
+func SensorTriggers(s *v1alpha1.Sensor) []eventingv1.Trigger {
 	broker := s.Spec.BrokerName()
 	out := make([]eventingv1.Trigger, 0, len(s.Spec.Dependencies)+1)
 	for _, d := range s.Spec.Dependencies {
-		uri := *filter
-		uri.Path = "/" + d.Name
-		out = append(out, eventingv1.Trigger{
-			TypeMeta: metav1.TypeMeta{APIVersion: eventingv1.SchemeGroupVersion.String(), Kind: "Trigger"},
-			ObjectMeta: metav1.ObjectMeta{
-				Name:      childName(s.Name, "dep", d.Name),
-				Namespace: s.Namespace,
-				Labels:    map[string]string{LabelSensor: s.Name, LabelDependency: d.Name},
-			},
-			Spec: eventingv1.TriggerSpec{
-				Broker: broker,
-				Filter: &eventingv1.TriggerFilter{Attributes: eventingv1.TriggerFilterAttributes{
-					events.ExtEventSource: d.EventSourceName,
-					events.ExtEvent:       d.EventName,
-				}},
-				Subscriber: duckv1.Destination{URI: &uri},
-			},
-		})
+		out = append(out, trigger(s.Namespace, childName(s.Name, "dep", d.Name), broker,
+			map[string]string{LabelSensor: s.Name, LabelDependency: d.Name},
+			eventingv1.TriggerFilterAttributes{events.ExtEventSource: d.EventSourceName, events.ExtEvent: d.EventName},
+			serviceDestination(SensorFilterName(s), "/"+d.Name)))
 	}
-	out = append(out, eventingv1.Trigger{
-		TypeMeta: metav1.TypeMeta{APIVersion: eventingv1.SchemeGroupVersion.String(), Kind: "Trigger"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      childName(s.Name, "sensor"),
-			Namespace: s.Namespace,
-			Labels:    map[string]string{LabelSensor: s.Name},
-		},
-		Spec: eventingv1.TriggerSpec{
-			Broker: broker,
-			Filter: &eventingv1.TriggerFilter{Attributes: eventingv1.TriggerFilterAttributes{
-				"type":              events.TypeDependency,
-				events.ExtSensor:    s.Name,
-				events.ExtNamespace: s.Namespace,
-			}},
-			Subscriber: duckv1.Destination{URI: sensor},
-		},
-	})
+	out = append(out, trigger(s.Namespace, childName(s.Name, "sensor"), broker,
+		map[string]string{LabelSensor: s.Name},
+		eventingv1.TriggerFilterAttributes{"type": events.TypeDependency, events.ExtSensor: s.Name, events.ExtNamespace: s.Namespace},
+		serviceDestination(SensorFunctionName(s), "")))
 	return out
 }

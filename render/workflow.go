@@ -3,57 +3,113 @@ package render
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller/engine"
 )
 
-// Labels on the workflow runtime's Triggers.
-const (
-	LabelComponent = "zeroflow.dev/component"
-	LabelFunction  = "zeroflow.dev/function"
-)
+// LabelFunction marks a step function's Trigger with the function it
+// routes to.
+const LabelFunction = "zeroflow.dev/function"
+
+// ControllerService is the Kubernetes Service in front of the controller's
+// Deployment, which its Triggers deliver to.
+const ControllerService = "zeroflow-controller"
+
+// ArchiveFunction is the built-in function that stores run records.
+const ArchiveFunction = "archive"
+
+// BuiltinFunctions are the step functions zeroflow ships, by the name
+// templates route with (zffunction); each runs as BuiltinService(name).
+var BuiltinFunctions = []string{engine.FunctionExec, engine.FunctionHTTP, engine.FunctionResource}
+
+// BuiltinService is the Knative Service of a built-in function.
+func BuiltinService(function string) string { return "zeroflow-" + function }
 
 // ControllerTriggers route the controller's inputs to it: submits, step
 // results and ticks, one Trigger each (a Trigger matches one type).
-func ControllerTriggers(namespace, broker string, controller *apis.URL) []eventingv1.Trigger {
+func ControllerTriggers(namespace, broker string) []eventingv1.Trigger {
 	out := make([]eventingv1.Trigger, 0, 3)
 	for _, t := range []struct{ name, typ string }{
 		{"submit", events.TypeWorkflowSubmit},
 		{"result", events.TypeStepResult},
 		{"tick", events.TypeWorkflowTick},
 	} {
-		out = append(out, trigger(namespace, childName("zeroflow-controller", t.name), broker,
+		out = append(out, trigger(namespace, childName(ControllerService, t.name), broker,
 			map[string]string{LabelComponent: "controller"},
-			eventingv1.TriggerFilterAttributes{"type": t.typ}, controller))
+			eventingv1.TriggerFilterAttributes{"type": t.typ}, coreServiceDestination(ControllerService)))
 	}
 	return out
 }
 
 // StepFunctionTrigger routes the step.run events of one function (a
-// built-in or a user's) to it.
-func StepFunctionTrigger(namespace, broker, function string, uri *apis.URL) eventingv1.Trigger {
+// built-in or a user's) to the Knative Service that runs it.
+func StepFunctionTrigger(namespace, broker, function, service string) eventingv1.Trigger {
 	return trigger(namespace, childName("zeroflow-step", function), broker,
 		map[string]string{LabelComponent: "step", LabelFunction: function},
-		eventingv1.TriggerFilterAttributes{"type": events.TypeStepRun, events.ExtFunction: function}, uri)
+		eventingv1.TriggerFilterAttributes{"type": events.TypeStepRun, events.ExtFunction: function}, serviceDestination(service, ""))
 }
 
 // ArchiveTrigger routes workflow.finished to the archive function.
-func ArchiveTrigger(namespace, broker string, uri *apis.URL) eventingv1.Trigger {
-	return trigger(namespace, "zeroflow-archive", broker,
+func ArchiveTrigger(namespace, broker string) eventingv1.Trigger {
+	return trigger(namespace, BuiltinService(ArchiveFunction), broker,
 		map[string]string{LabelComponent: "archive"},
-		eventingv1.TriggerFilterAttributes{"type": events.TypeWorkflowFinished}, uri)
+		eventingv1.TriggerFilterAttributes{"type": events.TypeWorkflowFinished}, serviceDestination(BuiltinService(ArchiveFunction), ""))
 }
 
-func trigger(namespace, name, broker string, labels map[string]string, attrs eventingv1.TriggerFilterAttributes, uri *apis.URL) eventingv1.Trigger {
+// Runtime is the workflow runtime's share of a namespace's objects: the
+// controller's Triggers, and each built-in function's Service, SinkBinding
+// and Trigger. The controller itself (a Deployment, which keeps its watch
+// and timers) ships in manifests/controller.
+func Runtime(namespace, broker string, opts Options) Objects {
+	var out Objects
+	out.Triggers = append(out.Triggers, ControllerTriggers(namespace, broker)...)
+	for _, fn := range append(append([]string(nil), BuiltinFunctions...), ArchiveFunction) {
+		f := function{
+			name: BuiltinService(fn), namespace: namespace,
+			labels:         map[string]string{LabelComponent: "builtin", LabelFunction: fn},
+			args:           []string{"function", fn},
+			serviceAccount: BuiltinService(fn),
+		}
+		out.Services = append(out.Services, f.service(opts))
+		out.SinkBindings = append(out.SinkBindings, f.sinkBinding(broker))
+		if fn == ArchiveFunction {
+			out.Triggers = append(out.Triggers, ArchiveTrigger(namespace, broker))
+		} else {
+			out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, BuiltinService(fn)))
+		}
+	}
+	out.sort()
+	return out
+}
+
+// CalledFunctions lists the user functions (`function` templates) that
+// templates call, sorted.
+func CalledFunctions(templates ...[]v1alpha1.Template) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ts := range templates {
+		for _, t := range ts {
+			if t.Function != nil && !seen[t.Function.Name] {
+				seen[t.Function.Name] = true
+				out = append(out, t.Function.Name)
+			}
+		}
+	}
+	sortStrings(out)
+	return out
+}
+
+func trigger(namespace, name, broker string, labels map[string]string, attrs eventingv1.TriggerFilterAttributes, to duckv1.Destination) eventingv1.Trigger {
 	return eventingv1.Trigger{
 		TypeMeta:   metav1.TypeMeta{APIVersion: eventingv1.SchemeGroupVersion.String(), Kind: "Trigger"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: withPartOf(labels)},
 		Spec: eventingv1.TriggerSpec{
 			Broker:     broker,
 			Filter:     &eventingv1.TriggerFilter{Attributes: attrs},
-			Subscriber: duckv1.Destination{URI: uri},
+			Subscriber: to,
 		},
 	}
 }

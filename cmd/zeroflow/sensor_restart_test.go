@@ -123,9 +123,13 @@ spec:
 	sensorAddr := freeAddr(t)
 	filterURL, _ := apis.ParseURL("http://" + fl.Addr().String())
 	sensorURL, _ := apis.ParseURL("http://" + sensorAddr)
+	triggers, err := render.WithSubscriberURLs(render.SensorTriggers(&s), map[string]*apis.URL{render.SensorFilterName(&s): filterURL, render.SensorFunctionName(&s): sensorURL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	err = bus.Apply(ctx, broker.Config{
 		Brokers:  []eventingv1.Broker{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "default"}}},
-		Triggers: render.SensorTriggers(&s, filterURL, sensorURL),
+		Triggers: triggers,
 	})
 	if err != nil {
 		t.Fatal(err)

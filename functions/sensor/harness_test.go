@@ -231,7 +231,10 @@ func (r *rig) route(t *testing.T) {
 	filterURL, _ := apis.ParseURL(r.urls.filter)
 	sensorURL, _ := apis.ParseURL(r.urls.sensor)
 	recorderURL, _ := apis.ParseURL(r.urls.recorder)
-	triggers := render.SensorTriggers(r.sensor, filterURL, sensorURL)
+	triggers, err := render.WithSubscriberURLs(render.SensorTriggers(r.sensor), map[string]*apis.URL{render.SensorFilterName(r.sensor): filterURL, render.SensorFunctionName(r.sensor): sensorURL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	triggers = append(triggers, eventingv1.Trigger{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "record-" + r.sensor.Name},
 		Spec: eventingv1.TriggerSpec{
@@ -241,7 +244,7 @@ func (r *rig) route(t *testing.T) {
 		},
 	})
 	triggers = append(triggers, r.opts.extra...)
-	err := bus.Apply(context.Background(), broker.Config{
+	err = bus.Apply(context.Background(), broker.Config{
 		Brokers:  []eventingv1.Broker{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "default"}, Spec: eventingv1.BrokerSpec{Delivery: r.opts.delivery}}},
 		Triggers: triggers,
 	})

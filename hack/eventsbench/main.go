@@ -370,7 +370,11 @@ func sensorPipeline(n int) float64 {
 	defer sf.stop()
 	fu, _ := apis.ParseURL(f.url)
 	su, _ := apis.ParseURL(sf.url)
-	apply(b, render.SensorTriggers(&s, fu, su))
+	ts, err := render.WithSubscriberURLs(render.SensorTriggers(&s), map[string]*apis.URL{render.SensorFilterName(&s): fu, render.SensorFunctionName(&s): su})
+	if err != nil {
+		log.Fatal(err)
+	}
+	apply(b, ts)
 	return publishAndWait(b, n, all)
 }
 

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -17,7 +18,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/archive"
+	"github.com/zeroflow-dev/zeroflow/functions/exec"
 	"github.com/zeroflow-dev/zeroflow/functions/filter"
+	zfhttp "github.com/zeroflow-dev/zeroflow/functions/http"
+	"github.com/zeroflow-dev/zeroflow/functions/resource"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/sensor"
 	"github.com/zeroflow-dev/zeroflow/functions/webhook"
@@ -52,7 +57,81 @@ sends to $K_SINK, answers /health/readiness and /health/liveness, and drains
 on SIGTERM.`,
 	}
 	cmd.AddCommand(newWebhookFunctionCommand(), newFilterFunctionCommand(), newSensorFunctionCommand())
+	cmd.AddCommand(newStepFunctionCommands()...)
 	return cmd
+}
+
+// newStepFunctionCommands are the built-in step functions and the archive:
+// they take step.run (or workflow.finished) events on $PORT, keep logs and
+// records in the store $ZEROFLOW_ARTIFACTS names, and reply with the result.
+func newStepFunctionCommands() []*cobra.Command {
+	type builtin struct {
+		name, short string
+		// api: the function acts on Kubernetes objects.
+		api  bool
+		make func(store sdk.ArtifactStore, dyn dynamic.Interface, mapper meta.RESTMapper, sec secrets.Resolver) sdk.Handler
+	}
+	var out []*cobra.Command
+	for _, b := range []builtin{
+		{name: "exec", short: "Run container and script steps as local processes", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
+			return exec.New(exec.Options{Artifacts: store})
+		}},
+		{name: "http", short: "Run http steps (Argo's http template)", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, sec secrets.Resolver) sdk.Handler {
+			return zfhttp.New(zfhttp.Options{Artifacts: store, Secrets: sec})
+		}},
+		{name: "resource", short: "Run resource steps: create, apply, patch or delete objects", api: true, make: func(store sdk.ArtifactStore, dyn dynamic.Interface, mapper meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
+			return resource.New(resource.Options{Dynamic: dyn, Mapper: mapper, Artifacts: store})
+		}},
+		{name: "archive", short: "Store each finished run's record in the artifact store", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
+			return archive.New(store)
+		}},
+	} {
+		var f functionFlags
+		cmd := &cobra.Command{
+			Use:   b.name,
+			Short: b.short,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				store, err := sdk.ArtifactsFromEnv()
+				if err != nil {
+					return err
+				}
+				if store == nil {
+					return fmt.Errorf("no artifact store: set $%s to a directory or an s3:// URL", sdk.EnvArtifacts)
+				}
+				var (
+					dyn    dynamic.Interface
+					mapper meta.RESTMapper
+				)
+				if b.api {
+					cfg, err := kubeConfig(f.kubeconfig)
+					if err != nil {
+						return err
+					}
+					if dyn, err = dynamic.NewForConfig(cfg); err != nil {
+						return fmt.Errorf("kubernetes client: %w", err)
+					}
+					disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+					if err != nil {
+						return fmt.Errorf("kubernetes discovery: %w", err)
+					}
+					mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
+				}
+				ctx, stop, logger := functionContext(cmd)
+				defer stop()
+				h := b.make(store, dyn, mapper, secrets.Local{Dir: f.secretsDir})
+				return sdk.Serve(ctx, h, sdk.Options{Addr: f.addr, Sink: f.sink, Logger: logger})
+			},
+		}
+		cmd.Flags().StringVar(&f.addr, "addr", "", "listen address (default :$PORT, or :8080)")
+		cmd.Flags().StringVar(&f.sink, "sink", "", "broker address events are sent to (default $K_SINK)")
+		cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", os.Getenv("ZEROFLOW_SECRETS_DIR"), "directory of secret files <name>/<key> (also read: $ZEROFLOW_SECRET_<NAME>_<KEY>)")
+		if b.api {
+			cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server (default: in-cluster)")
+		}
+		out = append(out, cmd)
+	}
+	return out
 }
 
 func newWebhookFunctionCommand() *cobra.Command {

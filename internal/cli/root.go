@@ -22,7 +22,7 @@ scale-to-zero Knative functions that talk CloudEvents through a Knative Broker.`
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newLintCommand(), newDevCommand(), newBrokerCommand(), newFunctionCommand(), newVersionCommand())
+	root.AddCommand(newLintCommand(), newDevCommand(), newRenderCommand(), newBrokerCommand(), newFunctionCommand(), newVersionCommand())
 	root.AddCommand(workflowCommands()...)
 	root.AddCommand(newControllerCommand())
 	return root

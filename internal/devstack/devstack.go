@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
@@ -219,7 +220,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if brokerAddr == "" {
 		brokerAddr = "127.0.0.1:8080"
 	}
-	if s.Broker, err = broker.Start(ctx, broker.Options{DataDir: filepath.Join(opts.DataDir, "broker"), Addr: brokerAddr, Logger: logger, Registerer: reg}); err != nil {
+	if s.Broker, err = broker.Start(ctx, broker.Options{DataDir: filepath.Join(opts.DataDir, "broker"), Addr: brokerAddr, Logger: logger, Registerer: reg, Resolve: fns.resolve}); err != nil {
 		return nil, err
 	}
 	if err := s.Broker.Apply(ctx, routing); err != nil {
@@ -276,6 +277,25 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.MetricsURL = "http://" + l.Addr().String() + "/metrics"
 	}
 	return s, nil
+}
+
+// Functions maps each function the stack runs (by its Knative Service's
+// name: the rendered ones, the built-ins and the directory's) to the local
+// address Triggers deliver to it at.
+func (s *Stack) Functions() map[string]string {
+	out := map[string]string{}
+	s.functions.mu.Lock()
+	defer s.functions.mu.Unlock()
+	for _, r := range s.functions.runners {
+		out[r.Name()] = ""
+	}
+	for key, u := range s.functions.addrs {
+		_, name, _ := strings.Cut(key, "/")
+		if _, ok := out[name]; ok {
+			out[name] = u.String()
+		}
+	}
+	return out
 }
 
 // Stop shuts the stack down.

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/pkg/apis"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/broker"
@@ -44,6 +46,10 @@ type functions struct {
 	// (the controller).
 	registry prometheus.Registerer
 	triggers []eventingv1.Trigger
+	// addrs maps "namespace/name" of each Service the stack runs (and the
+	// controller's) to its local address: the broker resolves Triggers'
+	// subscriber refs through it, as Knative resolves them on a cluster.
+	addrs map[string]*apis.URL
 	// endpoints lists, for people, where each function listens.
 	endpoints []string
 	// pending are the functions to start once the broker and API run.
@@ -90,7 +96,7 @@ type runEnv struct {
 // planFunctions opens the listeners of every function of objs and renders
 // the Triggers that route to them; nothing serves until start.
 func planFunctions(objs []manifestfile.Object, host string, sec secrets.Resolver, scaling Scaling, reg prometheus.Registerer, logger *slog.Logger) (_ *functions, err error) {
-	f := &functions{host: host, logger: logger, secrets: sec, scaling: scaling, metrics: funcrunner.NewMetrics(reg), registry: reg, errs: make(chan error, 64)}
+	f := &functions{host: host, logger: logger, secrets: sec, scaling: scaling, metrics: funcrunner.NewMetrics(reg), registry: reg, addrs: map[string]*apis.URL{}, errs: make(chan error, 64)}
 	defer func() {
 		if err != nil {
 			f.closeListeners()
@@ -109,6 +115,31 @@ func planFunctions(objs []manifestfile.Object, host string, sec secrets.Resolver
 		}
 	}
 	return f, nil
+}
+
+// resolve finds the local address of the Service a Trigger's subscriber
+// names, as Knative's resolver finds a Service's cluster address; a
+// relative uri is resolved against it.
+func (f *functions) resolve(_ context.Context, namespace string, d duckv1.Destination) (*apis.URL, error) {
+	ref := d.Ref
+	if ref == nil {
+		return nil, fmt.Errorf("a subscriber without a ref needs an absolute uri")
+	}
+	if ref.Kind != "Service" || (ref.APIVersion != "v1" && ref.APIVersion != servingv1.SchemeGroupVersion.String()) {
+		return nil, fmt.Errorf("zeroflow dev resolves refs to Services only, not %s %s", ref.Kind, ref.Name)
+	}
+	ns := ref.Namespace
+	if ns == "" {
+		ns = namespace
+	}
+	base, ok := f.addrs[ns+"/"+ref.Name]
+	if !ok {
+		return nil, fmt.Errorf("no Service %s/%s runs in zeroflow dev", ns, ref.Name)
+	}
+	if d.URI == nil {
+		return base, nil
+	}
+	return base.ResolveReference(d.URI), nil
 }
 
 func (f *functions) listen(addr string) (net.Listener, error) {
@@ -167,15 +198,28 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource) error {
 		if err != nil {
 			return err
 		}
-		for port, h := range w.PortHandlers() {
-			name := "eventsource-" + es.Name + "-" + port
-			f.run(ctx, name, byPort[port], funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
-				return sdk.ServeHTTP(ictx, h, sdk.Options{Listener: l, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
-			}), scale{})
+		// One function, as on a cluster (render.EventSource), listening on
+		// each of the webhooks' ports, since there is no ingress here to
+		// route by host.
+		name := render.EventSourceName(es)
+		r := f.run(ctx, name, byPort[sortedPorts(byPort)[0]], funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
+			return sdk.ServeHTTP(ictx, w.Handler(), sdk.Options{Listener: l, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+		}), scale{})
+		for _, port := range sortedPorts(byPort)[1:] {
+			f.serveHTTP(ctx, name, r, byPort[port])
 		}
 		return nil
 	})
 	return nil
+}
+
+func sortedPorts(m map[string]net.Listener) []string {
+	out := make([]string, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // planSensor listens for the sensor's filter and sensor functions and
@@ -189,7 +233,9 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 	if err != nil {
 		return err
 	}
-	f.triggers = append(f.triggers, render.SensorTriggers(s, filterURL, sensorURL)...)
+	f.addrs[s.Namespace+"/"+render.SensorFilterName(s)] = filterURL
+	f.addrs[s.Namespace+"/"+render.SensorFunctionName(s)] = sensorURL
+	f.triggers = append(f.triggers, render.SensorTriggers(s)...)
 	f.endpoints = append(f.endpoints, fmt.Sprintf("sensor   %s/%s (filter %s, sensor %s)", s.Namespace, s.Name, filterURL, sensorURL))
 	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
 		fn, err := filter.NewFunction(s, f.logger)

@@ -65,7 +65,8 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 	}
 	for _, b := range brokers {
 		ns, name := splitRef(b)
-		f.triggers = append(f.triggers, render.ControllerTriggers(ns, name, ctrlURL)...)
+		f.triggers = append(f.triggers, render.ControllerTriggers(ns, name)...)
+		f.addrs[ns+"/"+render.ControllerService] = ctrlURL
 	}
 	f.endpoints = append(f.endpoints, fmt.Sprintf("control  workflow controller %s", ctrlURL))
 	rt.hosts = map[string]string{}
@@ -75,16 +76,17 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		l    net.Listener
 	}
 	var builtins []builtin
-	for _, name := range []string{engine.FunctionExec, engine.FunctionHTTP, engine.FunctionResource, "archive"} {
+	for _, name := range append(append([]string(nil), render.BuiltinFunctions...), render.ArchiveFunction) {
 		l, u, err := f.listenURL()
 		if err != nil {
 			return err
 		}
 		builtins = append(builtins, builtin{name, l})
-		if name == "archive" {
-			f.triggers = append(f.triggers, render.ArchiveTrigger(DefaultNamespace, "default", u))
+		f.addrs[DefaultNamespace+"/"+render.BuiltinService(name)] = u
+		if name == render.ArchiveFunction {
+			f.triggers = append(f.triggers, render.ArchiveTrigger(DefaultNamespace, "default"))
 		} else {
-			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", name, u))
+			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", name, render.BuiltinService(name)))
 		}
 	}
 
@@ -108,8 +110,9 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		for _, h := range []string{s.svc.Name + "." + ns + ".svc.cluster.local", s.svc.Name + "." + ns + ".svc", s.svc.Name + "." + ns} {
 			rt.hosts[h] = l.Addr().String()
 		}
+		f.addrs[ns+"/"+s.svc.Name] = u
 		if called[s.svc.Name] {
-			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", s.svc.Name, u))
+			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", s.svc.Name, s.svc.Name))
 			declared[s.svc.Name] = true
 		}
 		f.endpoints = append(f.endpoints, fmt.Sprintf("service  %s/%s %s (http://%s.%s.svc.cluster.local)", ns, s.svc.Name, u, s.svc.Name, ns))
@@ -175,7 +178,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			default:
 				h = archive.New(store)
 			}
-			f.runHandler(ctx, b.name, b.l, h, sink, scale{step: b.name != "archive"})
+			f.runHandler(ctx, render.BuiltinService(b.name), b.l, h, sink, scale{step: b.name != render.ArchiveFunction})
 		}
 		for _, u := range users {
 			target, minScale, maxScale := scalingOf(u.svc.svc)

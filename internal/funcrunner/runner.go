@@ -119,6 +119,9 @@ const failedStartPause = 500 * time.Millisecond
 // ErrClosed is returned for requests after Close.
 var ErrClosed = errors.New("function runner closed")
 
+// Name is the function's name.
+func (r *Runner) Name() string { return r.cfg.Name }
+
 // ServeHTTP proxies the request to an instance with room, starting one if
 // there is none.
 func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {

@@ -1,0 +1,221 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+)
+
+// Objects are rendered objects, by kind, each kind sorted by namespace and
+// name.
+type Objects struct {
+	ConfigMaps   []corev1.ConfigMap
+	Services     []servingv1.Service
+	SinkBindings []sourcesv1.SinkBinding
+	Triggers     []eventingv1.Trigger
+}
+
+// Add appends other's objects.
+func (o *Objects) Add(other Objects) {
+	o.ConfigMaps = append(o.ConfigMaps, other.ConfigMaps...)
+	o.Services = append(o.Services, other.Services...)
+	o.SinkBindings = append(o.SinkBindings, other.SinkBindings...)
+	o.Triggers = append(o.Triggers, other.Triggers...)
+}
+
+func (o *Objects) sort() {
+	byKey := func(a, b metav1.ObjectMeta) bool {
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	}
+	sort.Slice(o.ConfigMaps, func(i, j int) bool { return byKey(o.ConfigMaps[i].ObjectMeta, o.ConfigMaps[j].ObjectMeta) })
+	sort.Slice(o.Services, func(i, j int) bool { return byKey(o.Services[i].ObjectMeta, o.Services[j].ObjectMeta) })
+	sort.Slice(o.SinkBindings, func(i, j int) bool { return byKey(o.SinkBindings[i].ObjectMeta, o.SinkBindings[j].ObjectMeta) })
+	sort.Slice(o.Triggers, func(i, j int) bool { return byKey(o.Triggers[i].ObjectMeta, o.Triggers[j].ObjectMeta) })
+}
+
+// List is every object, in the order they apply: ConfigMaps, Services,
+// SinkBindings, Triggers.
+func (o Objects) List() []any {
+	var out []any
+	for i := range o.ConfigMaps {
+		out = append(out, &o.ConfigMaps[i])
+	}
+	for i := range o.Services {
+		out = append(out, &o.Services[i])
+	}
+	for i := range o.SinkBindings {
+		out = append(out, &o.SinkBindings[i])
+	}
+	for i := range o.Triggers {
+		out = append(out, &o.Triggers[i])
+	}
+	return out
+}
+
+// YAML is the objects as one YAML stream, "---" between documents, without
+// the empty status and creationTimestamp fields Go's types carry.
+func (o Objects) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	for i, obj := range o.List() {
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("encode rendered object: %w", err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("encode rendered object: %w", err)
+		}
+		delete(m, "status")
+		dropEmpty(m)
+		if b, err = yaml.Marshal(m); err != nil {
+			return nil, fmt.Errorf("encode rendered object: %w", err)
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}
+
+// dropEmpty removes what Go's types write for unset fields: the
+// `creationTimestamp: null` of metav1.ObjectMeta, `resources: {}` of a
+// container, and the `port: 0` of a probe (Knative probes the serving port).
+func dropEmpty(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, c := range t {
+			switch {
+			case k == "creationTimestamp" && c == nil:
+				delete(t, k)
+			case k == "resources" && isEmptyMap(c):
+				delete(t, k)
+			case k == "port" && c == float64(0):
+				delete(t, k)
+			default:
+				dropEmpty(c)
+			}
+		}
+	case []any:
+		for _, c := range t {
+			dropEmpty(c)
+		}
+	}
+}
+
+func isEmptyMap(v any) bool {
+	m, ok := v.(map[string]any)
+	return ok && len(m) == 0
+}
+
+// Input is a directory of zeroflow objects to render.
+type Input struct {
+	EventSources      []*v1alpha1.EventSource
+	Sensors           []*v1alpha1.Sensor
+	WorkflowTemplates []*v1alpha1.WorkflowTemplate
+	Workflows         []*v1alpha1.Workflow
+}
+
+// Render renders everything in: each EventSource and Sensor, and a step
+// Trigger per user function that a template calls (in the namespace and
+// on the broker given, where the controller sends step.run events).
+func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
+	var out Objects
+	for _, es := range in.EventSources {
+		objs, err := EventSource(es, opts)
+		if err != nil {
+			return Objects{}, err
+		}
+		out.Add(objs)
+	}
+	for _, s := range in.Sensors {
+		objs, err := Sensor(s, opts)
+		if err != nil {
+			return Objects{}, err
+		}
+		out.Add(objs)
+	}
+	var templates [][]v1alpha1.Template
+	for _, t := range in.WorkflowTemplates {
+		templates = append(templates, t.Spec.Templates)
+	}
+	for _, w := range in.Workflows {
+		templates = append(templates, w.Spec.Templates)
+	}
+	for _, fn := range CalledFunctions(templates...) {
+		out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, fn))
+	}
+	out.sort()
+	return out, nil
+}
+
+// specOnly is obj as a function reads it: its kind, name, namespace,
+// labels and spec, not its status or server-set metadata.
+func specOnly(obj any) any {
+	switch v := obj.(type) {
+	case *v1alpha1.EventSource:
+		return struct {
+			metav1.TypeMeta `json:",inline"`
+			Metadata        objectRef                `json:"metadata"`
+			Spec            v1alpha1.EventSourceSpec `json:"spec"`
+		}{metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "EventSource"}, refOf(v.ObjectMeta), v.Spec}
+	case *v1alpha1.Sensor:
+		return struct {
+			metav1.TypeMeta `json:",inline"`
+			Metadata        objectRef           `json:"metadata"`
+			Spec            v1alpha1.SensorSpec `json:"spec"`
+		}{metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Sensor"}, refOf(v.ObjectMeta), v.Spec}
+	}
+	return obj
+}
+
+type objectRef struct {
+	Name      string            `json:"name"`
+	Namespace string            `json:"namespace,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+func refOf(m metav1.ObjectMeta) objectRef {
+	return objectRef{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels}
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// InputOf sorts decoded zeroflow objects into an Input, giving those
+// without a namespace the one given (the objects are copied, not changed).
+func InputOf(values []any, namespace string) Input {
+	var in Input
+	for _, v := range values {
+		switch o := v.(type) {
+		case *v1alpha1.EventSource:
+			o = o.DeepCopy()
+			if o.Namespace == "" {
+				o.Namespace = namespace
+			}
+			in.EventSources = append(in.EventSources, o)
+		case *v1alpha1.Sensor:
+			o = o.DeepCopy()
+			if o.Namespace == "" {
+				o.Namespace = namespace
+			}
+			in.Sensors = append(in.Sensors, o)
+		case *v1alpha1.WorkflowTemplate:
+			in.WorkflowTemplates = append(in.WorkflowTemplates, o)
+		case *v1alpha1.Workflow:
+			in.Workflows = append(in.Workflows, o)
+		}
+	}
+	return in
+}
