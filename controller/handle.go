@@ -26,7 +26,7 @@ func (c *Controller) Handle(ctx context.Context, ev event.Event) (*event.Event, 
 		return nil, c.handleSubmit(ctx, ev)
 	case events.TypeStepResult:
 		return nil, c.handleStepResult(ctx, ev)
-	case events.TypeWorkflowTick:
+	case events.TypeWorkflowTick, events.TypeKnativePing:
 		return nil, c.handleTick(ctx, ev)
 	default:
 		return nil, sdk.Status(http.StatusBadRequest, fmt.Errorf("the controller takes %s, %s and %s events, not %q", events.TypeWorkflowSubmit, events.TypeStepResult, events.TypeWorkflowTick, ev.Type()))

@@ -63,7 +63,10 @@ func SensorTriggers(s *v1alpha1.Sensor) []eventingv1.Trigger {
 	}
 	out = append(out, trigger(s.Namespace, childName(s.Name, "sensor"), broker,
 		map[string]string{LabelSensor: s.Name},
-		eventingv1.TriggerFilterAttributes{"type": events.TypeDependency, events.ExtSensor: s.Name, events.ExtNamespace: s.Namespace},
+		// No zfnamespace: the Trigger and the Broker are in the sensor's
+		// namespace already, and a directory rendered without one gets it
+		// when applied.
+		eventingv1.TriggerFilterAttributes{"type": events.TypeDependency, events.ExtSensor: s.Name},
 		serviceDestination(SensorFunctionName(s), "")))
 	return out
 }

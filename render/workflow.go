@@ -21,6 +21,10 @@ const ControllerService = "zeroflow-controller"
 // ArchiveFunction is the built-in function that stores run records.
 const ArchiveFunction = "archive"
 
+// DeadLetterFunction is the built-in function Brokers send what they could
+// not deliver to (their deadLetterSink): it stores each event.
+const DeadLetterFunction = "dead-letter"
+
 // BuiltinFunctions are the step functions zeroflow ships, by the name
 // templates route with (zffunction); each runs as BuiltinService(name).
 var BuiltinFunctions = []string{engine.FunctionExec, engine.FunctionHTTP, engine.FunctionResource}
@@ -66,7 +70,7 @@ func ArchiveTrigger(namespace, broker string) eventingv1.Trigger {
 func Runtime(namespace, broker string, opts Options) Objects {
 	var out Objects
 	out.Triggers = append(out.Triggers, ControllerTriggers(namespace, broker)...)
-	for _, fn := range append(append([]string(nil), BuiltinFunctions...), ArchiveFunction) {
+	for _, fn := range append(append([]string(nil), BuiltinFunctions...), ArchiveFunction, DeadLetterFunction) {
 		f := function{
 			name: BuiltinService(fn), namespace: namespace,
 			labels:         map[string]string{LabelComponent: "builtin", LabelFunction: fn},
@@ -75,9 +79,12 @@ func Runtime(namespace, broker string, opts Options) Objects {
 		}
 		out.Services = append(out.Services, f.service(opts))
 		out.SinkBindings = append(out.SinkBindings, f.sinkBinding(broker))
-		if fn == ArchiveFunction {
+		switch fn {
+		case ArchiveFunction:
 			out.Triggers = append(out.Triggers, ArchiveTrigger(namespace, broker))
-		} else {
+		case DeadLetterFunction:
+			// The Broker's deadLetterSink, not a Trigger, sends to it.
+		default:
 			out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, BuiltinService(fn)))
 		}
 	}

@@ -20,6 +20,11 @@ type WorkflowSubmit struct {
 // while a retry backoff or a suspend was running down.
 const TypeWorkflowTick = "dev.zeroflow.workflow.tick"
 
+// TypeKnativePing is the type of the events a Knative PingSource sends,
+// which cannot be changed: the controller takes one sent straight to it as
+// a tick of every unfinished workflow (manifests/controller's resync).
+const TypeKnativePing = "dev.knative.sources.ping"
+
 // WorkflowFinished is the data of a dev.zeroflow.workflow.finished event:
 // the run record of a completed workflow.
 type WorkflowFinished struct {

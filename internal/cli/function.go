@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/archive"
+	"github.com/zeroflow-dev/zeroflow/functions/deadletter"
 	"github.com/zeroflow-dev/zeroflow/functions/exec"
 	"github.com/zeroflow-dev/zeroflow/functions/filter"
 	zfhttp "github.com/zeroflow-dev/zeroflow/functions/http"
@@ -84,6 +86,9 @@ func newStepFunctionCommands() []*cobra.Command {
 		}},
 		{name: "archive", short: "Store each finished run's record in the artifact store", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
 			return archive.New(store)
+		}},
+		{name: "dead-letter", short: "Store every event a Broker could not deliver (its deadLetterSink)", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
+			return deadletter.New(store)
 		}},
 	} {
 		var f functionFlags
@@ -268,15 +273,33 @@ func readObject(file, kind string, into any) error {
 	case *v1alpha1.EventSource:
 		*v = *found[0].Value.(*v1alpha1.EventSource)
 		if v.Namespace == "" {
-			v.Namespace = "default"
+			v.Namespace = ownNamespace()
 		}
 	case *v1alpha1.Sensor:
 		*v = *found[0].Value.(*v1alpha1.Sensor)
 		if v.Namespace == "" {
-			v.Namespace = "default"
+			v.Namespace = ownNamespace()
 		}
 	}
 	return nil
+}
+
+// serviceAccountNamespaceFile is where Kubernetes tells a pod its namespace.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// ownNamespace is the namespace a function runs in, for specs rendered
+// without one (they get theirs when applied): $POD_NAMESPACE, else the
+// pod's service account namespace, else "default".
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil {
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns
+		}
+	}
+	return "default"
 }
 
 // kubeConfig is the kubeconfig file's, else the in-cluster config.

@@ -65,7 +65,7 @@ objects locally.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of the objects that name none, and of the step Triggers (where the controller sends step.run)")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace of the objects that name none, and of the step Triggers (where the controller sends step.run); default none, so that kubectl -n or kustomize's namespace sets it")
 	cmd.Flags().StringVar(&broker, "broker", "default", "the Broker the step Triggers subscribe to")
 	cmd.Flags().StringVar(&opts.Image, "image", render.DefaultImage, "the image of zeroflow's functions")
 	cmd.Flags().BoolVar(&runtime, "runtime", false, "also print the workflow runtime's objects for the namespace (built-in functions and the controller's Triggers), which manifests/ installs")

@@ -28,7 +28,6 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
-	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
@@ -39,6 +38,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 	"github.com/zeroflow-dev/zeroflow/manifests"
+	"github.com/zeroflow-dev/zeroflow/render"
 )
 
 // Options configures Start.
@@ -327,16 +327,10 @@ func withDefaultBroker(brokers []eventingv1.Broker) []eventingv1.Broker {
 			return brokers
 		}
 	}
-	// Retries make the sensor's at-least-once delivery work in dev: a
-	// trigger that fails is answered with an error and delivered again
-	// (5 retries, 0.5s doubling: about 15s in all).
-	retry := int32(5)
-	policy := eventingduckv1.BackoffPolicyExponential
-	delay := "PT0.5S"
-	return append(brokers, eventingv1.Broker{
-		ObjectMeta: metav1.ObjectMeta{Namespace: DefaultNamespace, Name: "default"},
-		Spec:       eventingv1.BrokerSpec{Delivery: &eventingduckv1.DeliverySpec{Retry: &retry, BackoffPolicy: &policy, BackoffDelay: &delay}},
-	})
+	// Retries make the sensor's at-least-once delivery work in dev, and
+	// what runs out of them is stored by the dead-letter function, as on a
+	// cluster (render.Broker).
+	return append(brokers, render.Broker(DefaultNamespace, "default", broker.ClassAnnotationValue, nil))
 }
 
 // apply creates the object, or replaces the spec of the one that exists.

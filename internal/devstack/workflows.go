@@ -18,6 +18,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
 	"github.com/zeroflow-dev/zeroflow/functions/archive"
+	"github.com/zeroflow-dev/zeroflow/functions/deadletter"
 	"github.com/zeroflow-dev/zeroflow/functions/exec"
 	zfhttp "github.com/zeroflow-dev/zeroflow/functions/http"
 	"github.com/zeroflow-dev/zeroflow/functions/resource"
@@ -75,18 +76,21 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		name string
 		l    net.Listener
 	}
+	// The built-ins are what a cluster's manifests install: run each
+	// Service of render.Runtime, routed by its Triggers.
+	runtime := render.Runtime(DefaultNamespace, "default", render.Options{})
 	var builtins []builtin
-	for _, name := range append(append([]string(nil), render.BuiltinFunctions...), render.ArchiveFunction) {
+	for _, svc := range runtime.Services {
 		l, u, err := f.listenURL()
 		if err != nil {
 			return err
 		}
-		builtins = append(builtins, builtin{name, l})
-		f.addrs[DefaultNamespace+"/"+render.BuiltinService(name)] = u
-		if name == render.ArchiveFunction {
-			f.triggers = append(f.triggers, render.ArchiveTrigger(DefaultNamespace, "default"))
-		} else {
-			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", name, render.BuiltinService(name)))
+		builtins = append(builtins, builtin{svc.Labels[render.LabelFunction], l})
+		f.addrs[DefaultNamespace+"/"+svc.Name] = u
+	}
+	for _, t := range runtime.Triggers {
+		if t.Labels[render.LabelComponent] != "controller" { // added for every broker above
+			f.triggers = append(f.triggers, t)
 		}
 	}
 
@@ -175,10 +179,15 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				h = zfhttp.New(zfhttp.Options{Artifacts: store, Secrets: f.secrets, Hosts: rt.hosts})
 			case engine.FunctionResource:
 				h = resource.New(resource.Options{Dynamic: env.dynamic, Mapper: env.mapper, Artifacts: store})
-			default:
+			case render.ArchiveFunction:
 				h = archive.New(store)
+			case render.DeadLetterFunction:
+				h = deadletter.New(store)
+			default:
+				return fmt.Errorf("no built-in function %q", b.name)
 			}
-			f.runHandler(ctx, render.BuiltinService(b.name), b.l, h, sink, scale{step: b.name != render.ArchiveFunction})
+			step := b.name != render.ArchiveFunction && b.name != render.DeadLetterFunction
+			f.runHandler(ctx, render.BuiltinService(b.name), b.l, h, sink, scale{step: step})
 		}
 		for _, u := range users {
 			target, minScale, maxScale := scalingOf(u.svc.svc)

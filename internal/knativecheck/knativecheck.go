@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
@@ -34,13 +37,28 @@ type knativeObject interface {
 // ErrUnknownKind is returned for a kind this package does not check.
 var ErrUnknownKind = errors.New("kind not checked")
 
-// Object defaults and validates obj (a pointer to one of the types Decode
-// returns) as the cluster would on create. The error lists every problem
-// with its field path.
+// placeholderNamespace stands in for the namespace of an object that names
+// none: it gets one when applied (kubectl -n, kustomize's namespace).
+const placeholderNamespace = "default"
+
+// Object defaults and validates a copy of obj (a pointer to one of the
+// types Decode returns) as the cluster would on create. The error lists
+// every problem with its field path.
 func Object(ctx context.Context, obj any) error {
+	ro, ok := obj.(runtime.Object)
+	if !ok {
+		return fmt.Errorf("%T: %w", obj, ErrUnknownKind)
+	}
+	obj = ro.DeepCopyObject()
+	if m, ok := obj.(metav1.Object); ok && m.GetNamespace() == "" && namespaced(obj) {
+		m.SetNamespace(placeholderNamespace)
+	}
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
 		return configMap(o)
+	case *corev1.Secret, *corev1.ServiceAccount, *corev1.Namespace, *corev1.Service, *appsv1.Deployment,
+		*rbacv1.Role, *rbacv1.RoleBinding, *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
+		return kubernetes(obj)
 	case knativeObject:
 		return knative(ctx, o)
 	}
@@ -100,6 +118,24 @@ func Decode(doc []byte) (any, error) {
 	switch tm.APIVersion + "/" + tm.Kind {
 	case "v1/ConfigMap":
 		obj = &corev1.ConfigMap{}
+	case "v1/Secret":
+		obj = &corev1.Secret{}
+	case "v1/ServiceAccount":
+		obj = &corev1.ServiceAccount{}
+	case "v1/Namespace":
+		obj = &corev1.Namespace{}
+	case "v1/Service":
+		obj = &corev1.Service{}
+	case "apps/v1/Deployment":
+		obj = &appsv1.Deployment{}
+	case "rbac.authorization.k8s.io/v1/Role":
+		obj = &rbacv1.Role{}
+	case "rbac.authorization.k8s.io/v1/RoleBinding":
+		obj = &rbacv1.RoleBinding{}
+	case "rbac.authorization.k8s.io/v1/ClusterRole":
+		obj = &rbacv1.ClusterRole{}
+	case "rbac.authorization.k8s.io/v1/ClusterRoleBinding":
+		obj = &rbacv1.ClusterRoleBinding{}
 	case "serving.knative.dev/v1/Service":
 		obj = &servingv1.Service{}
 	case "eventing.knative.dev/v1/Trigger":
@@ -119,4 +155,89 @@ func Decode(doc []byte) (any, error) {
 		return nil, fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, err)
 	}
 	return obj, nil
+}
+
+// namespaced reports whether obj's kind lives in a namespace.
+func namespaced(obj any) bool {
+	switch obj.(type) {
+	case *corev1.Namespace, *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
+		return false
+	}
+	return true
+}
+
+// kubernetes checks the Kubernetes kinds whose own validation lives in
+// k8s.io/kubernetes, which cannot be imported: their metadata, and the
+// mistakes that would leave them doing nothing (a Deployment whose selector
+// does not select its pods, a Service without ports, a binding without a
+// role, a rule without verbs).
+func kubernetes(obj any) error {
+	m := obj.(metav1.Object)
+	errs := meta(m, namespaced(obj))
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		p := field.NewPath("spec")
+		if o.Spec.Selector == nil || len(o.Spec.Selector.MatchLabels) == 0 {
+			errs = append(errs, field.Required(p.Child("selector", "matchLabels"), ""))
+		}
+		for k, v := range o.Spec.Selector.MatchLabels {
+			if o.Spec.Template.Labels[k] != v {
+				errs = append(errs, field.Invalid(p.Child("template", "metadata", "labels"), o.Spec.Template.Labels, fmt.Sprintf("does not match the selector %s=%s", k, v)))
+			}
+		}
+		if len(o.Spec.Template.Spec.Containers) == 0 {
+			errs = append(errs, field.Required(p.Child("template", "spec", "containers"), ""))
+		}
+		for i, c := range o.Spec.Template.Spec.Containers {
+			if c.Image == "" {
+				errs = append(errs, field.Required(p.Child("template", "spec", "containers").Index(i).Child("image"), ""))
+			}
+		}
+	case *corev1.Service:
+		if len(o.Spec.Ports) == 0 {
+			errs = append(errs, field.Required(field.NewPath("spec", "ports"), ""))
+		}
+	case *rbacv1.Role:
+		errs = append(errs, rules(o.Rules)...)
+	case *rbacv1.ClusterRole:
+		errs = append(errs, rules(o.Rules)...)
+	case *rbacv1.RoleBinding:
+		errs = append(errs, roleRef(o.RoleRef, o.Subjects)...)
+	case *rbacv1.ClusterRoleBinding:
+		errs = append(errs, roleRef(o.RoleRef, o.Subjects)...)
+	}
+	return errs.ToAggregate()
+}
+
+func rules(rs []rbacv1.PolicyRule) field.ErrorList {
+	var errs field.ErrorList
+	for i, r := range rs {
+		p := field.NewPath("rules").Index(i)
+		if len(r.Verbs) == 0 {
+			errs = append(errs, field.Required(p.Child("verbs"), ""))
+		}
+		for _, v := range r.Verbs {
+			if v == "*" {
+				errs = append(errs, field.Forbidden(p.Child("verbs"), "zeroflow grants named verbs only (least privilege)"))
+			}
+		}
+		if len(r.Resources) == 0 && len(r.NonResourceURLs) == 0 {
+			errs = append(errs, field.Required(p.Child("resources"), ""))
+		}
+	}
+	return errs
+}
+
+func roleRef(ref rbacv1.RoleRef, subjects []rbacv1.Subject) field.ErrorList {
+	var errs field.ErrorList
+	if ref.Name == "" || (ref.Kind != "Role" && ref.Kind != "ClusterRole") {
+		errs = append(errs, field.Invalid(field.NewPath("roleRef"), ref, "names a Role or ClusterRole"))
+	}
+	if ref.Name == "cluster-admin" {
+		errs = append(errs, field.Forbidden(field.NewPath("roleRef", "name"), "zeroflow never binds cluster-admin"))
+	}
+	if len(subjects) == 0 {
+		errs = append(errs, field.Required(field.NewPath("subjects"), ""))
+	}
+	return errs
 }
