@@ -62,13 +62,14 @@ fuzz:
 	$(GO) test ./functions/webhook/ -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZ_TIME)
 	$(GO) test ./functions/filter/ -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZ_TIME)
 
-## generate: regenerate deepcopy functions and CRDs from api/
+## generate: regenerate deepcopy functions and CRDs from api/, and the manifests render builds
 generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./api/...
-	rm -f manifests/crds/*.yaml
+	rm -f manifests/crds/zeroflow.dev_*.yaml
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=./manifests/crds
+	$(GO) run ./hack/genmanifests
 
-GENERATED = api/v1alpha1/zz_generated.deepcopy.go manifests/crds/*.yaml
+GENERATED = api/v1alpha1/zz_generated.deepcopy.go manifests/crds/*.yaml manifests/functions/builtins.yaml manifests/controller/triggers.yaml manifests/broker/*/broker.yaml manifests/examples/*/knative.yaml
 
 ## lint: gofmt, go vet, staticcheck, and generated code up to date
 lint: $(STATICCHECK) $(CONTROLLER_GEN)

@@ -44,6 +44,9 @@ type Config struct {
 	// DispatchConcurrency bounds the step.run sends of one advance in
 	// flight at once (default 32).
 	DispatchConcurrency int
+	// Namespace limits the watch and the resync to one namespace (a
+	// namespaced install, whose Role covers only it); "" watches all.
+	Namespace string
 	// Metrics, when set, receives the controller's Prometheus metrics.
 	Metrics prometheus.Registerer
 }

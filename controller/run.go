@@ -25,10 +25,10 @@ import (
 func (c *Controller) Run(ctx context.Context) error {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return c.cfg.Client.ListWorkflows(ctx, metav1.NamespaceAll, opts)
+			return c.cfg.Client.ListWorkflows(ctx, c.cfg.Namespace, opts)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return c.cfg.Client.WatchWorkflows(ctx, metav1.NamespaceAll, opts)
+			return c.cfg.Client.WatchWorkflows(ctx, c.cfg.Namespace, opts)
 		},
 	}
 	informer := cache.NewSharedIndexInformer(lw, &v1alpha1.Workflow{}, 0, cache.Indexers{})
@@ -127,7 +127,7 @@ func (c *Controller) reconcile(ctx context.Context, k key) error {
 
 // resync reconciles every unfinished workflow now.
 func (c *Controller) resync(ctx context.Context) error {
-	l, err := c.cfg.Client.ListWorkflows(ctx, metav1.NamespaceAll, metav1.ListOptions{})
+	l, err := c.cfg.Client.ListWorkflows(ctx, c.cfg.Namespace, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("resync: list workflows: %w", err)
 	}

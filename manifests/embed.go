@@ -9,12 +9,12 @@ import (
 	"sort"
 )
 
-//go:embed crds/*.yaml
+//go:embed crds/zeroflow.dev_*.yaml
 var crds embed.FS
 
 // CRDs returns every CustomResourceDefinition YAML, sorted by file name.
 func CRDs() ([][]byte, error) {
-	names, err := fs.Glob(crds, "crds/*.yaml")
+	names, err := fs.Glob(crds, "crds/zeroflow.dev_*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("list embedded crds: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 // name.
 type Objects struct {
 	ConfigMaps   []corev1.ConfigMap
+	Brokers      []eventingv1.Broker
 	Services     []servingv1.Service
 	SinkBindings []sourcesv1.SinkBinding
 	Triggers     []eventingv1.Trigger
@@ -27,6 +28,7 @@ type Objects struct {
 // Add appends other's objects.
 func (o *Objects) Add(other Objects) {
 	o.ConfigMaps = append(o.ConfigMaps, other.ConfigMaps...)
+	o.Brokers = append(o.Brokers, other.Brokers...)
 	o.Services = append(o.Services, other.Services...)
 	o.SinkBindings = append(o.SinkBindings, other.SinkBindings...)
 	o.Triggers = append(o.Triggers, other.Triggers...)
@@ -40,17 +42,21 @@ func (o *Objects) sort() {
 		return a.Name < b.Name
 	}
 	sort.Slice(o.ConfigMaps, func(i, j int) bool { return byKey(o.ConfigMaps[i].ObjectMeta, o.ConfigMaps[j].ObjectMeta) })
+	sort.Slice(o.Brokers, func(i, j int) bool { return byKey(o.Brokers[i].ObjectMeta, o.Brokers[j].ObjectMeta) })
 	sort.Slice(o.Services, func(i, j int) bool { return byKey(o.Services[i].ObjectMeta, o.Services[j].ObjectMeta) })
 	sort.Slice(o.SinkBindings, func(i, j int) bool { return byKey(o.SinkBindings[i].ObjectMeta, o.SinkBindings[j].ObjectMeta) })
 	sort.Slice(o.Triggers, func(i, j int) bool { return byKey(o.Triggers[i].ObjectMeta, o.Triggers[j].ObjectMeta) })
 }
 
-// List is every object, in the order they apply: ConfigMaps, Services,
-// SinkBindings, Triggers.
+// List is every object, in the order they apply: ConfigMaps, Brokers,
+// Services, SinkBindings, Triggers.
 func (o Objects) List() []any {
 	var out []any
 	for i := range o.ConfigMaps {
 		out = append(out, &o.ConfigMaps[i])
+	}
+	for i := range o.Brokers {
+		out = append(out, &o.Brokers[i])
 	}
 	for i := range o.Services {
 		out = append(out, &o.Services[i])

@@ -53,6 +53,9 @@ type function struct {
 	// number of requests at once (the autoscaler still aims at target).
 	concurrency int64
 	timeout     int64
+	// envFromSecret, when set, is a Secret whose keys become environment
+	// variables (the artifact store's location and credentials).
+	envFromSecret string
 }
 
 // service renders a function: it scales to zero, aims at 100 requests in
@@ -68,6 +71,9 @@ func (f function) service(opts Options) servingv1.Service {
 		Image:          opts.image(),
 		Args:           f.args,
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: HealthPath}}},
+	}
+	if f.envFromSecret != "" {
+		container.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: f.envFromSecret}}}}
 	}
 	var volumes []corev1.Volume
 	if f.spec != "" {

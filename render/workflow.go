@@ -25,6 +25,11 @@ const ArchiveFunction = "archive"
 // not deliver to (their deadLetterSink): it stores each event.
 const DeadLetterFunction = "dead-letter"
 
+// ArtifactsSecret holds ZEROFLOW_ARTIFACTS (an s3:// URL) and the
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of the artifact store, for the
+// built-in functions (and the user's, which should read it too).
+const ArtifactsSecret = "zeroflow-artifacts"
+
 // BuiltinFunctions are the step functions zeroflow ships, by the name
 // templates route with (zffunction); each runs as BuiltinService(name).
 var BuiltinFunctions = []string{engine.FunctionExec, engine.FunctionHTTP, engine.FunctionResource}
@@ -76,6 +81,7 @@ func Runtime(namespace, broker string, opts Options) Objects {
 			labels:         map[string]string{LabelComponent: "builtin", LabelFunction: fn},
 			args:           []string{"function", fn},
 			serviceAccount: BuiltinService(fn),
+			envFromSecret:  ArtifactsSecret,
 		}
 		out.Services = append(out.Services, f.service(opts))
 		out.SinkBindings = append(out.SinkBindings, f.sinkBinding(broker))

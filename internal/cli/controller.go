@@ -25,6 +25,7 @@ func newControllerCommand() *cobra.Command {
 	var (
 		c                       conn
 		addr, sink, metricsAddr string
+		watchNamespace          string
 		resync, redispatchAfter time.Duration
 	)
 	cmd := &cobra.Command{
@@ -59,6 +60,7 @@ stops on SIGTERM after draining.`,
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctrl, err := controller.New(controller.Config{
 				Metrics:         reg,
+				Namespace:       watchNamespace,
 				Client:          cl,
 				Send:            sdk.NewSender(sink).Send,
 				Logger:          logger,
@@ -104,6 +106,7 @@ stops on SIGTERM after draining.`,
 	c.addFlags(cmd, false)
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default :$PORT)")
 	cmd.Flags().StringVar(&sink, "sink", "", "the broker URL to send to (default $K_SINK)")
+	cmd.Flags().StringVar(&watchNamespace, "watch-namespace", "", "watch and resync the Workflows of this namespace only (default: all namespaces)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics here (e.g. :9090; default: not served)")
 	cmd.Flags().DurationVar(&resync, "resync", 10*time.Second, "how often to look at every unfinished workflow")
 	cmd.Flags().DurationVar(&redispatchAfter, "redispatch-after", 30*time.Second, "send a step again when its result is this late")

@@ -111,7 +111,12 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		if ns == "" {
 			ns = DefaultNamespace
 		}
-		for _, h := range []string{s.svc.Name + "." + ns + ".svc.cluster.local", s.svc.Name + "." + ns + ".svc", s.svc.Name + "." + ns} {
+		hosts := []string{s.svc.Name + "." + ns + ".svc.cluster.local", s.svc.Name + "." + ns + ".svc", s.svc.Name + "." + ns}
+		if ns == DefaultNamespace {
+			// A pod finds a Service of its own namespace by its bare name.
+			hosts = append(hosts, s.svc.Name)
+		}
+		for _, h := range hosts {
 			rt.hosts[h] = l.Addr().String()
 		}
 		f.addrs[ns+"/"+s.svc.Name] = u

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -56,7 +57,7 @@ func Object(ctx context.Context, obj any) error {
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
 		return configMap(o)
-	case *corev1.Secret, *corev1.ServiceAccount, *corev1.Namespace, *corev1.Service, *appsv1.Deployment,
+	case *corev1.Secret, *corev1.ServiceAccount, *corev1.Namespace, *corev1.Service, *appsv1.Deployment, *batchv1.Job,
 		*rbacv1.Role, *rbacv1.RoleBinding, *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
 		return kubernetes(obj)
 	case knativeObject:
@@ -128,6 +129,8 @@ func Decode(doc []byte) (any, error) {
 		obj = &corev1.Service{}
 	case "apps/v1/Deployment":
 		obj = &appsv1.Deployment{}
+	case "batch/v1/Job":
+		obj = &batchv1.Job{}
 	case "rbac.authorization.k8s.io/v1/Role":
 		obj = &rbacv1.Role{}
 	case "rbac.authorization.k8s.io/v1/RoleBinding":
@@ -192,6 +195,13 @@ func kubernetes(obj any) error {
 			if c.Image == "" {
 				errs = append(errs, field.Required(p.Child("template", "spec", "containers").Index(i).Child("image"), ""))
 			}
+		}
+	case *batchv1.Job:
+		if len(o.Spec.Template.Spec.Containers) == 0 {
+			errs = append(errs, field.Required(field.NewPath("spec", "template", "spec", "containers"), ""))
+		}
+		if p := o.Spec.Template.Spec.RestartPolicy; p != corev1.RestartPolicyNever && p != corev1.RestartPolicyOnFailure {
+			errs = append(errs, field.NotSupported(field.NewPath("spec", "template", "spec", "restartPolicy"), p, []corev1.RestartPolicy{corev1.RestartPolicyNever, corev1.RestartPolicyOnFailure}))
 		}
 	case *corev1.Service:
 		if len(o.Spec.Ports) == 0 {

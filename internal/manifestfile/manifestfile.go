@@ -43,7 +43,7 @@ func (d Document) Ref() string {
 
 // Load reads every .yaml and .yml file under each path (a file or a
 // directory, walked recursively, in name order) and splits it into
-// documents. Empty documents are skipped. A broken document does not stop
+// documents, leaving out kustomizations. Empty documents are skipped. A broken document does not stop
 // the others: Load returns every good document, and an error joining one
 // error per broken document.
 func Load(paths ...string) ([]Document, error) {
@@ -82,7 +82,12 @@ func Load(paths ...string) ([]Document, error) {
 			continue
 		}
 		d, err := Split(f, b)
-		docs = append(docs, d...)
+		for _, doc := range d {
+			// A kustomization says how to build manifests; it is not one.
+			if !strings.HasPrefix(doc.APIVersion, "kustomize.config.k8s.io/") {
+				docs = append(docs, doc)
+			}
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
