@@ -113,3 +113,25 @@ func (c *Client) PatchWorkflow(ctx context.Context, namespace, name string, patc
 	err := c.rest.Patch(types.MergePatchType).Namespace(namespace).Resource("workflows").Name(name).Body(patch).Do(ctx).Into(out)
 	return out, err
 }
+
+// GetCronWorkflow reads a CronWorkflow.
+func (c *Client) GetCronWorkflow(ctx context.Context, namespace, name string) (*v1alpha1.CronWorkflow, error) {
+	out := &v1alpha1.CronWorkflow{}
+	err := c.rest.Get().Namespace(namespace).Resource("cronworkflows").Name(name).Do(ctx).Into(out)
+	return out, err
+}
+
+// CreateCronWorkflow creates a CronWorkflow.
+func (c *Client) CreateCronWorkflow(ctx context.Context, cw *v1alpha1.CronWorkflow) (*v1alpha1.CronWorkflow, error) {
+	out := &v1alpha1.CronWorkflow{}
+	err := c.rest.Post().Namespace(cw.Namespace).Resource("cronworkflows").Body(cw).Do(ctx).Into(out)
+	return out, err
+}
+
+// UpdateCronWorkflowStatus replaces a CronWorkflow's status; it fails with
+// a conflict if cw's resourceVersion is not the latest.
+func (c *Client) UpdateCronWorkflowStatus(ctx context.Context, cw *v1alpha1.CronWorkflow) (*v1alpha1.CronWorkflow, error) {
+	out := &v1alpha1.CronWorkflow{}
+	err := c.rest.Put().Namespace(cw.Namespace).Resource("cronworkflows").Name(cw.Name).SubResource("status").Body(cw).Do(ctx).Into(out)
+	return out, err
+}

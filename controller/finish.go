@@ -22,6 +22,11 @@ func (c *Controller) finish(ctx context.Context, wf *v1alpha1.Workflow) error {
 		return fmt.Errorf("announce workflow %s/%s finished: %w", wf.Namespace, wf.Name, err)
 	}
 	c.metrics.finished.Add(1)
+	if wf.Labels[LabelCronWorkflow] != "" {
+		if err := c.cronRunFinished(ctx, wf); err != nil {
+			return err
+		}
+	}
 	c.cfg.Logger.InfoContext(ctx, "workflow finished", "workflow", wf.Namespace+"/"+wf.Name, "phase", wf.Status.Phase, "message", wf.Status.Message, "duration", RunDuration(wf))
 	return nil
 }

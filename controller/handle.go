@@ -26,7 +26,12 @@ func (c *Controller) Handle(ctx context.Context, ev event.Event) (*event.Event, 
 		return nil, c.handleSubmit(ctx, ev)
 	case events.TypeStepResult:
 		return nil, c.handleStepResult(ctx, ev)
-	case events.TypeWorkflowTick, events.TypeKnativePing:
+	case events.TypeKnativePing:
+		if events.Extension(ev, events.ExtCronWorkflow) != "" {
+			return nil, c.handleCron(ctx, ev)
+		}
+		return nil, c.handleTick(ctx, ev)
+	case events.TypeWorkflowTick:
 		return nil, c.handleTick(ctx, ev)
 	default:
 		return nil, sdk.Status(http.StatusBadRequest, fmt.Errorf("the controller takes %s, %s and %s events, not %q", events.TypeWorkflowSubmit, events.TypeStepResult, events.TypeWorkflowTick, ev.Type()))
@@ -51,27 +56,35 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 	if errs := v1alpha1.ValidateWorkflow(wf); len(errs) > 0 {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("workflow.submit %s: workflow %s/%s is invalid: %w", ev.ID(), wf.Namespace, wf.Name, errs.ToAggregate()))
 	}
+	if err := c.start(ctx, wf, ev.ID()); err != nil {
+		return fmt.Errorf("workflow.submit %s: %w", ev.ID(), err)
+	}
+	return nil
+}
+
+// start creates wf and starts it. A workflow that exists already is a
+// redelivery: advancing it again starts it if the first try failed before
+// it could. submitID marks it as started here, not by the watch.
+func (c *Controller) start(ctx context.Context, wf *v1alpha1.Workflow, submitID string) error {
 	wf.Status = v1alpha1.WorkflowStatus{}
 	wf.ResourceVersion = ""
 	if wf.Annotations == nil {
 		wf.Annotations = map[string]string{}
 	}
-	wf.Annotations[AnnotationSubmitID] = ev.ID()
+	wf.Annotations[AnnotationSubmitID] = submitID
 	_, err := c.cfg.Client.CreateWorkflow(ctx, wf)
 	switch {
 	case apierrors.IsAlreadyExists(err):
-		// A redelivered submit: the run exists. Advancing it again
-		// starts it if the first delivery failed before it could.
 		c.metrics.duplicateSubmits.Add(1)
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
-		return sdk.Status(http.StatusBadRequest, fmt.Errorf("workflow.submit %s: create %s/%s: %w", ev.ID(), wf.Namespace, wf.Name, err))
+		return sdk.Status(http.StatusBadRequest, fmt.Errorf("create %s/%s: %w", wf.Namespace, wf.Name, err))
 	case err != nil:
-		return fmt.Errorf("workflow.submit %s: create %s/%s: %w", ev.ID(), wf.Namespace, wf.Name, err)
+		return fmt.Errorf("create %s/%s: %w", wf.Namespace, wf.Name, err)
 	default:
 		c.metrics.submits.Add(1)
 		// Not cached: a redelivered submit may already have advanced it,
 		// and the cache holds only this instance's latest writes.
-		c.cfg.Logger.InfoContext(ctx, "workflow created", "workflow", wf.Namespace+"/"+wf.Name, "submit", ev.ID())
+		c.cfg.Logger.InfoContext(ctx, "workflow created", "workflow", wf.Namespace+"/"+wf.Name, "submit", submitID)
 	}
 	return c.advance(ctx, key{wf.Namespace, wf.Name}, engine.Input{Kind: engine.Submit}, nil)
 }

@@ -119,6 +119,8 @@ func run(m *testing.M) int {
 		return fail("serve controller", err)
 	}
 	triggers = append(triggers, render.ControllerTriggers("default", "default")...)
+	// The PingSource firings of the CronWorkflow "nightly" (cron_test.go).
+	triggers = append(triggers, render.CronWorkflow(&v1alpha1.CronWorkflow{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "default"}, Spec: v1alpha1.CronWorkflowSpec{Schedules: []string{"@daily"}}}, "default").Triggers...)
 	addrs[render.ControllerService] = ctrlURL
 	dyn, err := dynamic.NewForConfig(apiServer.Config())
 	if err != nil {

@@ -23,6 +23,7 @@ type Objects struct {
 	Services     []servingv1.Service
 	SinkBindings []sourcesv1.SinkBinding
 	Triggers     []eventingv1.Trigger
+	PingSources  []sourcesv1.PingSource
 }
 
 // Add appends other's objects.
@@ -32,6 +33,7 @@ func (o *Objects) Add(other Objects) {
 	o.Services = append(o.Services, other.Services...)
 	o.SinkBindings = append(o.SinkBindings, other.SinkBindings...)
 	o.Triggers = append(o.Triggers, other.Triggers...)
+	o.PingSources = append(o.PingSources, other.PingSources...)
 }
 
 func (o *Objects) sort() {
@@ -46,10 +48,12 @@ func (o *Objects) sort() {
 	sort.Slice(o.Services, func(i, j int) bool { return byKey(o.Services[i].ObjectMeta, o.Services[j].ObjectMeta) })
 	sort.Slice(o.SinkBindings, func(i, j int) bool { return byKey(o.SinkBindings[i].ObjectMeta, o.SinkBindings[j].ObjectMeta) })
 	sort.Slice(o.Triggers, func(i, j int) bool { return byKey(o.Triggers[i].ObjectMeta, o.Triggers[j].ObjectMeta) })
+	sort.Slice(o.PingSources, func(i, j int) bool { return byKey(o.PingSources[i].ObjectMeta, o.PingSources[j].ObjectMeta) })
 }
 
 // List is every object, in the order they apply: ConfigMaps, Brokers,
-// Services, SinkBindings, Triggers.
+// Services, SinkBindings, Triggers, PingSources (last, so that what they
+// fire finds its Trigger).
 func (o Objects) List() []any {
 	var out []any
 	for i := range o.ConfigMaps {
@@ -66,6 +70,9 @@ func (o Objects) List() []any {
 	}
 	for i := range o.Triggers {
 		out = append(out, &o.Triggers[i])
+	}
+	for i := range o.PingSources {
+		out = append(out, &o.PingSources[i])
 	}
 	return out
 }
@@ -132,6 +139,7 @@ type Input struct {
 	Sensors           []*v1alpha1.Sensor
 	WorkflowTemplates []*v1alpha1.WorkflowTemplate
 	Workflows         []*v1alpha1.Workflow
+	CronWorkflows     []*v1alpha1.CronWorkflow
 }
 
 // Render renders everything in: each EventSource and Sensor, and a step
@@ -159,6 +167,10 @@ func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
 	}
 	for _, w := range in.Workflows {
 		templates = append(templates, w.Spec.Templates)
+	}
+	for _, cw := range in.CronWorkflows {
+		templates = append(templates, cw.Spec.WorkflowSpec.Templates)
+		out.Add(CronWorkflow(cw, broker))
 	}
 	for _, fn := range CalledFunctions(templates...) {
 		out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, fn))
@@ -221,6 +233,12 @@ func InputOf(values []any, namespace string) Input {
 			in.WorkflowTemplates = append(in.WorkflowTemplates, o)
 		case *v1alpha1.Workflow:
 			in.Workflows = append(in.Workflows, o)
+		case *v1alpha1.CronWorkflow:
+			o = o.DeepCopy()
+			if o.Namespace == "" {
+				o.Namespace = namespace
+			}
+			in.CronWorkflows = append(in.CronWorkflows, o)
 		}
 	}
 	return in

@@ -49,6 +49,9 @@ const (
 	// and subject, is matched like the events a source makes.
 	ExtEventSource = "zfeventsource"
 	ExtEvent       = "zfevent"
+	// ExtCronWorkflow names the CronWorkflow a PingSource fires (set by
+	// the PingSource's ceOverrides).
+	ExtCronWorkflow = "zfcronworkflow"
 )
 
 // Extension returns a CloudEvent extension in its canonical string form

@@ -22,6 +22,7 @@ func AddToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(SchemeGroupVersion,
 		&Workflow{}, &WorkflowList{},
 		&WorkflowTemplate{}, &WorkflowTemplateList{},
+		&CronWorkflow{}, &CronWorkflowList{},
 		&EventSource{}, &EventSourceList{},
 		&Sensor{}, &SensorList{},
 	)

@@ -346,7 +346,7 @@ func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object)
 		u.SetNamespace(DefaultNamespace)
 	}
 	unstructured.RemoveNestedField(u.Object, "status")
-	resource := v1alpha1.SchemeGroupVersion.WithResource(map[string]string{"Workflow": "workflows", "WorkflowTemplate": "workflowtemplates", "EventSource": "eventsources", "Sensor": "sensors"}[o.Document.Kind])
+	resource := v1alpha1.SchemeGroupVersion.WithResource(map[string]string{"Workflow": "workflows", "WorkflowTemplate": "workflowtemplates", "CronWorkflow": "cronworkflows", "EventSource": "eventsources", "Sensor": "sensors"}[o.Document.Kind])
 	rc := client.Resource(resource).Namespace(u.GetNamespace())
 	ref := fmt.Sprintf("%s %s/%s", o.Document.Kind, u.GetNamespace(), u.GetName())
 	existing, err := rc.Get(ctx, u.GetName(), metav1.GetOptions{})

@@ -46,6 +46,9 @@ func Decode(d Document) (Object, error) {
 	case "WorkflowTemplate":
 		wft := &v1alpha1.WorkflowTemplate{}
 		value, errs = wft, func() field.ErrorList { return v1alpha1.ValidateWorkflowTemplate(wft) }
+	case "CronWorkflow":
+		cw := &v1alpha1.CronWorkflow{}
+		value, errs = cw, func() field.ErrorList { return v1alpha1.ValidateCronWorkflow(cw) }
 	case "EventSource":
 		es := &v1alpha1.EventSource{}
 		value, errs = es, func() field.ErrorList { return v1alpha1.ValidateEventSource(es) }

@@ -1,0 +1,67 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// CronParser reads schedules as Knative's PingSource does: five fields or
+// a descriptor (@hourly, @every 10m).
+var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// MaxCronWorkflowName leaves room for the "-<unix time>" of its runs' names
+// within 63 characters (Argo's limit too).
+const MaxCronWorkflowName = 52
+
+// ValidateCronWorkflow checks a CronWorkflow: its schedules parse, its
+// timezone exists, and each run's spec is valid.
+func ValidateCronWorkflow(cw *CronWorkflow) field.ErrorList {
+	spec := field.NewPath("spec")
+	var allErrs field.ErrorList
+	switch name := field.NewPath("metadata", "name"); {
+	case cw.Name == "":
+		allErrs = append(allErrs, field.Required(name, "every object needs a name"))
+	case len(cw.Name) > MaxCronWorkflowName:
+		// Runs are named <name>-<unix time>, and must stay a valid label.
+		allErrs = append(allErrs, field.TooLong(name, cw.Name, MaxCronWorkflowName))
+	}
+	schedules := cw.Spec.AllSchedules()
+	if len(schedules) == 0 {
+		allErrs = append(allErrs, field.Required(spec.Child("schedules"), "a CronWorkflow needs at least one schedule"))
+	}
+	for i, s := range cw.Spec.Schedules {
+		if _, err := CronParser.Parse(s); err != nil {
+			allErrs = append(allErrs, field.Invalid(spec.Child("schedules").Index(i), s, err.Error()))
+		}
+	}
+	if s := cw.Spec.Schedule; s != "" {
+		if _, err := CronParser.Parse(s); err != nil {
+			allErrs = append(allErrs, field.Invalid(spec.Child("schedule"), s, err.Error()))
+		}
+	}
+	if tz := cw.Spec.Timezone; tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil {
+			allErrs = append(allErrs, field.Invalid(spec.Child("timezone"), tz, fmt.Sprintf("not a time zone: %v", err)))
+		}
+	}
+	switch cw.Spec.ConcurrencyPolicy {
+	case "", ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace:
+	default:
+		allErrs = append(allErrs, field.NotSupported(spec.Child("concurrencyPolicy"), cw.Spec.ConcurrencyPolicy, []ConcurrencyPolicy{ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace}))
+	}
+	for _, f := range []struct {
+		name string
+		v    *int32
+	}{{"successfulJobsHistoryLimit", cw.Spec.SuccessfulJobsHistoryLimit}, {"failedJobsHistoryLimit", cw.Spec.FailedJobsHistoryLimit}} {
+		if f.v != nil && *f.v < 0 {
+			allErrs = append(allErrs, field.Invalid(spec.Child(f.name), *f.v, "must not be negative"))
+		}
+	}
+	if d := cw.Spec.StartingDeadlineSeconds; d != nil && *d < 0 {
+		allErrs = append(allErrs, field.Invalid(spec.Child("startingDeadlineSeconds"), *d, "must not be negative"))
+	}
+	return append(allErrs, ValidateWorkflowSpec(&cw.Spec.WorkflowSpec, spec.Child("workflowSpec"), true)...)
+}

@@ -1,0 +1,89 @@
+package devstack
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller"
+)
+
+// TestCronWorkflowRunsOnItsSchedule: zeroflow dev runs a CronWorkflow's
+// PingSource (as render makes it), whose firings go through the broker and
+// the rendered Trigger to the controller, which starts the runs, counts
+// them and trims them to the history limit.
+func TestCronWorkflowRunsOnItsSchedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the API server")
+	}
+	dir := t.TempDir()
+	doc := `apiVersion: zeroflow.dev/v1alpha1
+kind: CronWorkflow
+metadata: {name: every-second}
+spec:
+  schedules: ["@every 1s"]
+  successfulJobsHistoryLimit: 2
+  workflowMetadata: {labels: {source: cron}}
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      script: {image: alpine, command: [sh], source: "echo tick"}
+`
+	if err := os.WriteFile(filepath.Join(dir, "cron.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if !strings.Contains(strings.Join(s.Endpoints, "\n"), "cron     default/every-second") {
+		t.Errorf("endpoints do not show the CronWorkflow: %v", s.Endpoints)
+	}
+	client, err := controller.NewClient(s.API.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cw *v1alpha1.CronWorkflow
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cw, err = client.GetCronWorkflow(ctx, DefaultNamespace, "every-second")
+		if err == nil && cw.Status.Succeeded >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s: %+v, %v", cw.Status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if cw.Status.LastScheduledTime == nil {
+		t.Error("no lastScheduledTime")
+	}
+	runs, err := client.ListWorkflows(ctx, DefaultNamespace, metav1.ListOptions{LabelSelector: "source=cron"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	succeeded := 0
+	for _, r := range runs.Items {
+		if !strings.HasPrefix(r.Name, "every-second-") {
+			t.Errorf("run %s", r.Name)
+		}
+		if r.Status.Phase == v1alpha1.WorkflowSucceeded {
+			succeeded++
+		}
+	}
+	// Trimmed at each firing to 2 finished runs; one more may have
+	// finished since the last firing.
+	if succeeded > 3 {
+		t.Errorf("%d finished runs kept, want at most 2 (+1 since the last firing)", succeeded)
+	}
+}
