@@ -20,7 +20,7 @@ MINIO          := $(BIN)/minio-$(MINIO_VERSION)
 BENCH_COUNT ?= 5
 BENCH_TIME  ?= 1s
 
-.PHONY: run build kubectl k6 load fuzz test test-short bench generate lint tools clean
+.PHONY: run build kubectl k6 load fuzz test test-short bench generate lint tools clean cluster-up e2e-cluster
 
 ## run: build zeroflow and run `zeroflow dev` on the log-pipeline example
 run: build
@@ -54,6 +54,14 @@ LOAD_COUNT ?= 500
 LOAD_URL   ?= http://127.0.0.1:12000/workflow-a
 load: $(K6)
 	$(K6) run --quiet --no-usage-report -e URL=$(LOAD_URL) -e COUNT=$(LOAD_COUNT) hack/k6/burst.js
+
+## cluster-up: a kind cluster with Knative and zeroflow (needs Docker, kind, ko, internet; docs/deploy.md)
+cluster-up:
+	./hack/cluster-up.sh
+
+## e2e-cluster: Workflow-A under a k6 burst on that cluster, with the local end-to-end test's counts
+e2e-cluster: $(K6)
+	K6=$(K6) ./hack/e2e-cluster.sh
 
 ## fuzz: fuzz the broker ingress, the webhook and the data filters (FUZZ_TIME each, default 60s)
 FUZZ_TIME ?= 60s

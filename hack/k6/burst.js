@@ -3,6 +3,9 @@
 // serverless workflow would report them. Every response must be 200.
 //
 //   k6 run -e URL=http://127.0.0.1:12000/workflow-a -e COUNT=500 hack/k6/burst.js
+//
+// HOST, when set, is sent as the Host header: on a cluster, the URL is the
+// ingress (Kourier, port-forwarded) and HOST the Knative Service's host.
 import http from 'k6/http';
 import { check } from 'k6';
 
@@ -32,7 +35,11 @@ export default function () {
       message: 'function log line from a short-lived step',
     });
   }
-  const res = http.post(url, JSON.stringify({ batch: __ITER, vu: __VU, records: records }), { headers: { 'Content-Type': 'application/json' } });
+  const headers = { 'Content-Type': 'application/json' };
+  if (__ENV.HOST) {
+    headers['Host'] = __ENV.HOST;
+  }
+  const res = http.post(url, JSON.stringify({ batch: __ITER, vu: __VU, records: records }), { headers: headers });
   check(res, { 'status 200': (r) => r.status === 200 });
 }
 
