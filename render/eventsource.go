@@ -1,12 +1,16 @@
 package render
 
 import (
+	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 )
 
@@ -19,6 +23,10 @@ func EventSourceName(es *v1alpha1.EventSource) string { return childName(es.Name
 // Argo's webhooks listen on), with its spec in a ConfigMap and the broker
 // as its sink.
 func EventSource(es *v1alpha1.EventSource, opts Options) (Objects, error) {
+	out := Calendar(es)
+	if len(es.Spec.Webhook) == 0 {
+		return out, nil
+	}
 	name := EventSourceName(es)
 	labels := map[string]string{LabelEventSource: es.Name, LabelComponent: "eventsource"}
 	spec := childName(es.Name, "eventsource", "spec")
@@ -27,9 +35,49 @@ func EventSource(es *v1alpha1.EventSource, opts Options) (Objects, error) {
 		return Objects{}, fmt.Errorf("render eventsource %s: %w", es.Name, err)
 	}
 	f := function{name: name, namespace: es.Namespace, labels: labels, args: []string{"function", "webhook"}, spec: spec, serviceAccount: "zeroflow-eventsource"}
-	return Objects{
+	out.Add(Objects{
 		ConfigMaps:   []corev1.ConfigMap{cm},
 		Services:     []servingv1.Service{f.service(opts)},
 		SinkBindings: []sourcesv1.SinkBinding{f.sinkBinding(es.Spec.BrokerName())},
-	}, nil
+	})
+	out.sort()
+	return out, nil
+}
+
+// Calendar renders an EventSource's calendar events: a PingSource each,
+// into the broker, with the zfeventsource and zfevent extensions that
+// sensors' Triggers route on, and Argo's metadata as the data.
+func Calendar(es *v1alpha1.EventSource) Objects {
+	var out Objects
+	names := make([]string, 0, len(es.Spec.Calendar))
+	for name := range es.Spec.Calendar {
+		names = append(names, name)
+	}
+	sortStrings(names)
+	for _, event := range names {
+		c := es.Spec.Calendar[event]
+		data, _ := json.Marshal(map[string]any{"metadata": c.Metadata})
+		// Validation rejects an interval with no schedule; a bad one left
+		// here fails Knative's validation with the field named.
+		schedule, err := c.PingSchedule()
+		if err != nil {
+			schedule = c.Interval
+		}
+		out.PingSources = append(out.PingSources, sourcesv1.PingSource{
+			TypeMeta: metav1.TypeMeta{APIVersion: sourcesv1.SchemeGroupVersion.String(), Kind: "PingSource"},
+			ObjectMeta: metav1.ObjectMeta{Name: childName(es.Name, "calendar", event), Namespace: es.Namespace,
+				Labels: withPartOf(map[string]string{LabelEventSource: es.Name, LabelComponent: "eventsource"})},
+			Spec: sourcesv1.PingSourceSpec{
+				Schedule:    schedule,
+				Timezone:    c.Timezone,
+				ContentType: "application/json",
+				Data:        string(data),
+				SourceSpec: duckv1.SourceSpec{
+					Sink:                brokerDestination(es.Spec.BrokerName()),
+					CloudEventOverrides: &duckv1.CloudEventOverrides{Extensions: map[string]string{events.ExtEventSource: es.Name, events.ExtEvent: event}},
+				},
+			},
+		})
+	}
+	return out
 }

@@ -56,8 +56,9 @@ type CronWorkflowSpec struct {
 	// WorkflowSpec is the spec of each run.
 	WorkflowSpec WorkflowSpec `json:"workflowSpec"`
 
-	// Schedules are cron schedules in Knative PingSource's syntax (five
-	// fields, or a descriptor such as @hourly or @every 10m).
+	// Schedules are cron schedules in Knative PingSource's syntax: five
+	// fields, six with seconds first, or a descriptor such as @hourly (not
+	// @every, which PingSources reject).
 	// +optional
 	Schedules []string `json:"schedules,omitempty"`
 

@@ -2,15 +2,25 @@ package v1alpha1
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// CronParser reads schedules as Knative's PingSource does: five fields or
-// a descriptor (@hourly, @every 10m).
-var CronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+// CronParser reads schedules as Knative's PingSource does: five fields,
+// six with seconds first, or a descriptor such as @hourly.
+var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses a schedule as a Knative PingSource accepts it,
+// which is CronParser without @every (Knative rejects it).
+func ParseSchedule(s string) (cron.Schedule, error) {
+	if strings.Contains(s, "@every") {
+		return nil, fmt.Errorf("@every is not supported by Knative's PingSource: write a cron schedule (e.g. \"*/10 * * * * *\" for every 10 seconds)")
+	}
+	return CronParser.Parse(s)
+}
 
 // MaxCronWorkflowName leaves room for the "-<unix time>" of its runs' names
 // within 63 characters (Argo's limit too).
@@ -33,12 +43,12 @@ func ValidateCronWorkflow(cw *CronWorkflow) field.ErrorList {
 		allErrs = append(allErrs, field.Required(spec.Child("schedules"), "a CronWorkflow needs at least one schedule"))
 	}
 	for i, s := range cw.Spec.Schedules {
-		if _, err := CronParser.Parse(s); err != nil {
+		if _, err := ParseSchedule(s); err != nil {
 			allErrs = append(allErrs, field.Invalid(spec.Child("schedules").Index(i), s, err.Error()))
 		}
 	}
 	if s := cw.Spec.Schedule; s != "" {
-		if _, err := CronParser.Parse(s); err != nil {
+		if _, err := ParseSchedule(s); err != nil {
 			allErrs = append(allErrs, field.Invalid(spec.Child("schedule"), s, err.Error()))
 		}
 	}

@@ -24,7 +24,8 @@ spec:
 		want string
 	}{
 		{"valid", "", ""},
-		{"descriptor and timezone", "  schedule: '@every 10m'\n  timezone: Europe/Berlin\n  concurrencyPolicy: Replace\n", ""},
+		{"descriptor, seconds and timezone", "  schedule: '@hourly'\n  schedules: ['*/10 * * * * *']\n  timezone: Europe/Berlin\n  concurrencyPolicy: Replace\n", ""},
+		{"@every, which Knative rejects", "  schedule: '@every 10m'\n", "Knative"},
 		{"bad schedule", "  schedule: 'at noon'\n", "spec.schedule"},
 		{"bad timezone", "  timezone: Mars/Base\n", "spec.timezone"},
 		{"bad policy", "  concurrencyPolicy: Sometimes\n", "spec.concurrencyPolicy"},

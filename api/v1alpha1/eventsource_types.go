@@ -42,6 +42,10 @@ type EventSourceSpec struct {
 	// Webhook events: HTTP requests on an endpoint.
 	// +optional
 	Webhook map[string]WebhookEventSource `json:"webhook,omitempty"`
+	// Calendar events: on a schedule or at an interval. On Knative each is
+	// a PingSource (zeroflow render); zeroflow dev runs the same locally.
+	// +optional
+	Calendar map[string]CalendarEventSource `json:"calendar,omitempty"`
 	// Template holds settings of the source's function.
 	// +optional
 	Template *ServiceTemplate `json:"template,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -18,9 +19,10 @@ func ValidateEventSource(es *EventSource) field.ErrorList {
 	if es.Name == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "every object needs a name"))
 	}
-	if len(es.Spec.Webhook) == 0 {
-		errs = append(errs, field.Required(spec, "declare at least one event, e.g. under spec.webhook"))
+	if len(es.Spec.Webhook) == 0 && len(es.Spec.Calendar) == 0 {
+		errs = append(errs, field.Required(spec, "declare at least one event, under spec.webhook or spec.calendar"))
 	}
+	errs = append(errs, validateCalendar(es.Spec.Calendar, spec.Child("calendar"))...)
 	names := make([]string, 0, len(es.Spec.Webhook))
 	for name := range es.Spec.Webhook {
 		names = append(names, name)
@@ -62,6 +64,47 @@ func ValidateEventSource(es *EventSource) field.ErrorList {
 			errs = append(errs, field.Duplicate(p.Child("endpoint"), fmt.Sprintf("%s is also used by event %q; on Knative all events of an EventSource share one port", key, other)))
 		}
 		seen[key] = name
+	}
+	return errs
+}
+
+// validateCalendar checks calendar events: a schedule or an interval, a
+// real time zone, and nothing a PingSource cannot do.
+func validateCalendar(events map[string]CalendarEventSource, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := make([]string, 0, len(events))
+	for name := range events {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c := events[name]
+		p := path.Key(name)
+		if !validEventName(name) {
+			errs = append(errs, field.Invalid(p, name, "an event name is a CloudEvent subject: letters, digits, '-', '_' and '.'"))
+		}
+		switch {
+		case c.Schedule == "" && c.Interval == "":
+			errs = append(errs, field.Required(p.Child("schedule"), "set a schedule or an interval"))
+		case c.Schedule != "" && c.Interval != "":
+			errs = append(errs, field.Invalid(p.Child("interval"), c.Interval, "set a schedule or an interval, not both"))
+		case c.Schedule != "":
+			if _, err := ParseSchedule(c.Schedule); err != nil {
+				errs = append(errs, field.Invalid(p.Child("schedule"), c.Schedule, err.Error()))
+			}
+		default:
+			if _, err := IntervalSchedule(c.Interval); err != nil {
+				errs = append(errs, field.Invalid(p.Child("interval"), c.Interval, err.Error()))
+			}
+		}
+		if c.Timezone != "" {
+			if _, err := time.LoadLocation(c.Timezone); err != nil {
+				errs = append(errs, field.Invalid(p.Child("timezone"), c.Timezone, fmt.Sprintf("not a time zone: %v", err)))
+			}
+		}
+		if len(c.ExclusionDates) > 0 {
+			errs = append(errs, field.Forbidden(p.Child("exclusionDates"), "not supported: a Knative PingSource cannot skip dates; drop them with a sensor filter (e.g. a time filter) instead"))
+		}
 	}
 	return errs
 }

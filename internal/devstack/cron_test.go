@@ -27,7 +27,7 @@ func TestCronWorkflowRunsOnItsSchedule(t *testing.T) {
 kind: CronWorkflow
 metadata: {name: every-second}
 spec:
-  schedules: ["@every 1s"]
+  schedules: ["* * * * * *"]
   successfulJobsHistoryLimit: 2
   workflowMetadata: {labels: {source: cron}}
   workflowSpec:
@@ -85,5 +85,84 @@ spec:
 	// finished since the last firing.
 	if succeeded > 3 {
 		t.Errorf("%d finished runs kept, want at most 2 (+1 since the last firing)", succeeded)
+	}
+}
+
+// TestCalendarEventSourceTriggersASensor: a calendar event (a PingSource,
+// run locally) reaches a sensor through the broker and the sensor's
+// Triggers, and the sensor submits a workflow with the event's metadata.
+func TestCalendarEventSourceTriggersASensor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the API server")
+	}
+	dir := t.TempDir()
+	doc := `apiVersion: zeroflow.dev/v1alpha1
+kind: EventSource
+metadata: {name: clock}
+spec:
+  calendar:
+    tick: {interval: 1s, metadata: {team: blue}}
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: Sensor
+metadata: {name: on-tick}
+spec:
+  dependencies:
+  - {name: t, eventSourceName: clock, eventName: tick}
+  triggers:
+  - template:
+      name: run
+      workflow:
+        operation: submit
+        source:
+          resource:
+            apiVersion: zeroflow.dev/v1alpha1
+            kind: Workflow
+            metadata: {generateName: tick-}
+            spec:
+              entrypoint: main
+              arguments: {parameters: [{name: team, value: none}]}
+              templates:
+              - name: main
+                script: {image: alpine, command: [sh], source: "echo {{workflow.parameters.team}}"}
+        parameters:
+        - src: {dependencyName: t, dataKey: metadata.team}
+          dest: spec.arguments.parameters.0.value
+`
+	if err := os.WriteFile(filepath.Join(dir, "clock.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	client, err := controller.NewClient(s.API.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		l, err := client.ListWorkflows(ctx, DefaultNamespace, metav1.ListOptions{})
+		ok := 0
+		if err == nil {
+			for _, wf := range l.Items {
+				if wf.Status.Phase == v1alpha1.WorkflowSucceeded {
+					if v := wf.Spec.Arguments.Parameters[0].Value; v == nil || string(*v) != "blue" {
+						t.Fatalf("workflow %s got team %v, want the event's metadata", wf.Name, v)
+					}
+					ok++
+				}
+			}
+		}
+		if ok >= 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s, %d succeeded workflows (%v)", ok, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -196,7 +196,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := os.WriteFile(filepath.Join(opts.DataDir, ArtifactsLocationFile), []byte(rt.artifacts+"\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("record the artifact store: %w", err)
 	}
-	if err := fns.planWorkflows(objs, services, brokerRefs, opts.ControllerURL, rt); err != nil {
+	err = fns.planWorkflows(objs, services, brokerRefs, opts.ControllerURL, rt)
+	fns.planPingSources()
+	if err != nil {
 		fns.closeListeners()
 		return nil, err
 	}

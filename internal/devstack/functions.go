@@ -16,10 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
+	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/broker"
 	"github.com/zeroflow-dev/zeroflow/functions/filter"
@@ -29,6 +31,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+	"github.com/zeroflow-dev/zeroflow/internal/pingsource"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
@@ -50,6 +53,9 @@ type functions struct {
 	// controller's) to its local address: the broker resolves Triggers'
 	// subscriber refs through it, as Knative resolves them on a cluster.
 	addrs map[string]*apis.URL
+	// pings are the PingSources of calendar events and CronWorkflows, run
+	// locally into the broker.
+	pings []sourcesv1.PingSource
 	// endpoints lists, for people, where each function listens.
 	endpoints []string
 	// pending are the functions to start once the broker and API run.
@@ -175,6 +181,14 @@ func withNamespace[T interface {
 // the EventSource's Service would on a cluster; an instance starts on the
 // first request.
 func (f *functions) planEventSource(es *v1alpha1.EventSource) error {
+	cal := render.Calendar(es)
+	f.pings = append(f.pings, cal.PingSources...)
+	for _, p := range cal.PingSources {
+		f.endpoints = append(f.endpoints, fmt.Sprintf("calendar %s/%s %q", es.Name, p.Spec.CloudEventOverrides.Extensions[events.ExtEvent], p.Spec.Schedule))
+	}
+	if len(es.Spec.Webhook) == 0 {
+		return nil
+	}
 	ports := map[string]bool{}
 	for name, w := range es.Spec.Webhook {
 		ports[w.Port] = true
@@ -264,6 +278,25 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 		return nil
 	})
 	return nil
+}
+
+// planPingSources runs the PingSources of the stack (calendar events,
+// CronWorkflows) once the broker runs.
+func (f *functions) planPingSources() {
+	if len(f.pings) == 0 {
+		return
+	}
+	pings := f.pings
+	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			if err := pingsource.Run(ctx, pings, env.broker.Publish, f.logger.With("component", "pingsource")); err != nil {
+				f.errs <- fmt.Errorf("pingsources: %w", err)
+			}
+		}()
+		return nil
+	})
 }
 
 // runHandler runs a CloudEvents handler as a scale-to-zero function on l.

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"knative.dev/pkg/apis"
@@ -26,7 +25,6 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
-	"github.com/zeroflow-dev/zeroflow/internal/pingsource"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
 
@@ -98,27 +96,14 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 
 	// CronWorkflows: their PingSources run here, firing into the broker,
 	// and their Triggers route the firings to the controller.
-	var pings []sourcesv1.PingSource
 	for _, o := range objs {
 		if cw, ok := o.Value.(*v1alpha1.CronWorkflow); ok {
 			cw = withNamespace(cw.DeepCopy())
 			rendered := render.CronWorkflow(cw, "default")
 			f.triggers = append(f.triggers, rendered.Triggers...)
-			pings = append(pings, rendered.PingSources...)
+			f.pings = append(f.pings, rendered.PingSources...)
 			f.endpoints = append(f.endpoints, fmt.Sprintf("cron     %s/%s %v", cw.Namespace, cw.Name, cw.Spec.AllSchedules()))
 		}
-	}
-	if len(pings) > 0 {
-		f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				if err := pingsource.Run(ctx, pings, env.broker.Publish, f.logger.With("component", "pingsource")); err != nil {
-					f.errs <- fmt.Errorf("pingsources: %w", err)
-				}
-			}()
-			return nil
-		})
 	}
 
 	called := calledFunctions(objs)

@@ -53,7 +53,7 @@ func TestRunFiresOnScheduleIntoTheSinkBroker(t *testing.T) {
 	)
 	done := make(chan error, 1)
 	go func() {
-		done <- pingsource.Run(ctx, []sourcesv1.PingSource{source("@every 1s")}, func(_ context.Context, ns, broker string, ev event.Event) error {
+		done <- pingsource.Run(ctx, []sourcesv1.PingSource{source("* * * * * *")}, func(_ context.Context, ns, broker string, ev event.Event) error {
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, ns+"/"+broker+" "+ev.Extensions()["zfcronworkflow"].(string))
