@@ -24,7 +24,9 @@ func EventSourceName(es *v1alpha1.EventSource) string { return childName(es.Name
 // as its sink.
 func EventSource(es *v1alpha1.EventSource, opts Options) (Objects, error) {
 	out := Calendar(es)
+	out.Add(ResourceSources(es))
 	if len(es.Spec.Webhook) == 0 {
+		out.sort()
 		return out, nil
 	}
 	name := EventSourceName(es)

@@ -24,6 +24,9 @@ type Objects struct {
 	SinkBindings []sourcesv1.SinkBinding
 	Triggers     []eventingv1.Trigger
 	PingSources  []sourcesv1.PingSource
+	// ApiServerSources are written with a capital A, as Knative names the
+	// type.
+	ApiServerSources []sourcesv1.ApiServerSource
 }
 
 // Add appends other's objects.
@@ -34,6 +37,7 @@ func (o *Objects) Add(other Objects) {
 	o.SinkBindings = append(o.SinkBindings, other.SinkBindings...)
 	o.Triggers = append(o.Triggers, other.Triggers...)
 	o.PingSources = append(o.PingSources, other.PingSources...)
+	o.ApiServerSources = append(o.ApiServerSources, other.ApiServerSources...)
 }
 
 func (o *Objects) sort() {
@@ -49,11 +53,14 @@ func (o *Objects) sort() {
 	sort.Slice(o.SinkBindings, func(i, j int) bool { return byKey(o.SinkBindings[i].ObjectMeta, o.SinkBindings[j].ObjectMeta) })
 	sort.Slice(o.Triggers, func(i, j int) bool { return byKey(o.Triggers[i].ObjectMeta, o.Triggers[j].ObjectMeta) })
 	sort.Slice(o.PingSources, func(i, j int) bool { return byKey(o.PingSources[i].ObjectMeta, o.PingSources[j].ObjectMeta) })
+	sort.Slice(o.ApiServerSources, func(i, j int) bool {
+		return byKey(o.ApiServerSources[i].ObjectMeta, o.ApiServerSources[j].ObjectMeta)
+	})
 }
 
 // List is every object, in the order they apply: ConfigMaps, Brokers,
-// Services, SinkBindings, Triggers, PingSources (last, so that what they
-// fire finds its Trigger).
+// Services, SinkBindings, Triggers, then the sources (last, so that what
+// they send finds its Trigger): PingSources, ApiServerSources.
 func (o Objects) List() []any {
 	var out []any
 	for i := range o.ConfigMaps {
@@ -73,6 +80,9 @@ func (o Objects) List() []any {
 	}
 	for i := range o.PingSources {
 		out = append(out, &o.PingSources[i])
+	}
+	for i := range o.ApiServerSources {
+		out = append(out, &o.ApiServerSources[i])
 	}
 	return out
 }

@@ -46,6 +46,10 @@ type EventSourceSpec struct {
 	// a PingSource (zeroflow render); zeroflow dev runs the same locally.
 	// +optional
 	Calendar map[string]CalendarEventSource `json:"calendar,omitempty"`
+	// Resource events: changes to Kubernetes objects. On Knative each is an
+	// ApiServerSource.
+	// +optional
+	Resource map[string]ResourceEventSource `json:"resource,omitempty"`
 	// Template holds settings of the source's function.
 	// +optional
 	Template *ServiceTemplate `json:"template,omitempty"`

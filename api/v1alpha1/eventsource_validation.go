@@ -19,10 +19,11 @@ func ValidateEventSource(es *EventSource) field.ErrorList {
 	if es.Name == "" {
 		errs = append(errs, field.Required(field.NewPath("metadata", "name"), "every object needs a name"))
 	}
-	if len(es.Spec.Webhook) == 0 && len(es.Spec.Calendar) == 0 {
-		errs = append(errs, field.Required(spec, "declare at least one event, under spec.webhook or spec.calendar"))
+	if len(es.Spec.Webhook) == 0 && len(es.Spec.Calendar) == 0 && len(es.Spec.Resource) == 0 {
+		errs = append(errs, field.Required(spec, "declare at least one event, under spec.webhook, spec.calendar or spec.resource"))
 	}
 	errs = append(errs, validateCalendar(es.Spec.Calendar, spec.Child("calendar"))...)
+	errs = append(errs, validateResourceEvents(es.Spec.Resource, spec.Child("resource"))...)
 	names := make([]string, 0, len(es.Spec.Webhook))
 	for name := range es.Spec.Webhook {
 		names = append(names, name)
@@ -104,6 +105,69 @@ func validateCalendar(events map[string]CalendarEventSource, path *field.Path) f
 		}
 		if len(c.ExclusionDates) > 0 {
 			errs = append(errs, field.Forbidden(p.Child("exclusionDates"), "not supported: a Knative PingSource cannot skip dates; drop them with a sensor filter (e.g. a time filter) instead"))
+		}
+	}
+	return errs
+}
+
+// validateResourceEvents checks resource events: what to watch, and nothing an
+// ApiServerSource cannot do.
+func validateResourceEvents(events map[string]ResourceEventSource, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := make([]string, 0, len(events))
+	for name := range events {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r := events[name]
+		p := path.Key(name)
+		if !validEventName(name) {
+			errs = append(errs, field.Invalid(p, name, "an event name is a CloudEvent subject: letters, digits, '-', '_' and '.'"))
+		}
+		for _, f := range []struct{ name, value, msg string }{
+			{"version", r.Version, ""},
+			{"resource", r.Resource, ""},
+			{"kind", r.Kind, "an ApiServerSource watches a kind, e.g. Pod for resource pods"},
+		} {
+			if f.value == "" {
+				errs = append(errs, field.Required(p.Child(f.name), f.msg))
+			}
+		}
+		if len(r.EventTypes) > 0 {
+			all := map[string]bool{}
+			for _, t := range r.EventTypes {
+				all[t] = true
+			}
+			if len(all) != 3 || !all["ADD"] || !all["UPDATE"] || !all["DELETE"] {
+				errs = append(errs, field.Invalid(p.Child("eventTypes"), r.EventTypes, "an ApiServerSource sends ADD, UPDATE and DELETE: leave eventTypes out and filter in the sensor on the type (dev.knative.apiserver.resource.add, .update, .delete)"))
+			}
+		}
+		if f := r.Filter; f != nil {
+			fp := p.Child("filter")
+			for i, l := range f.Labels {
+				if l.Key == "" {
+					errs = append(errs, field.Required(fp.Child("labels").Index(i).Child("key"), ""))
+				}
+				switch l.Operation {
+				case "", "==", "=", "!=", "in", "notin", "exists", "!":
+				default:
+					errs = append(errs, field.NotSupported(fp.Child("labels").Index(i).Child("operation"), l.Operation, []string{"==", "=", "!=", "in", "notin", "exists", "!"}))
+				}
+			}
+			why := "an ApiServerSource selects by labels only; filter in the sensor instead"
+			if f.Prefix != "" {
+				errs = append(errs, field.Forbidden(fp.Child("prefix"), why))
+			}
+			if len(f.Fields) > 0 {
+				errs = append(errs, field.Forbidden(fp.Child("fields"), why))
+			}
+			if f.CreatedBy != "" {
+				errs = append(errs, field.Forbidden(fp.Child("createdBy"), why))
+			}
+			if f.AfterStart {
+				errs = append(errs, field.Forbidden(fp.Child("afterStart"), why))
+			}
 		}
 	}
 	return errs

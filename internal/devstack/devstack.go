@@ -197,7 +197,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("record the artifact store: %w", err)
 	}
 	err = fns.planWorkflows(objs, services, brokerRefs, opts.ControllerURL, rt)
-	fns.planPingSources()
+	fns.planSources()
 	if err != nil {
 		fns.closeListeners()
 		return nil, err

@@ -28,6 +28,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/sensor"
 	"github.com/zeroflow-dev/zeroflow/functions/webhook"
+	"github.com/zeroflow-dev/zeroflow/internal/apiserversource"
 	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
@@ -56,6 +57,8 @@ type functions struct {
 	// pings are the PingSources of calendar events and CronWorkflows, run
 	// locally into the broker.
 	pings []sourcesv1.PingSource
+	// apiSources are the ApiServerSources of resource events, run locally.
+	apiSources []sourcesv1.ApiServerSource
 	// endpoints lists, for people, where each function listens.
 	endpoints []string
 	// pending are the functions to start once the broker and API run.
@@ -186,6 +189,11 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource) error {
 	for _, p := range cal.PingSources {
 		f.endpoints = append(f.endpoints, fmt.Sprintf("calendar %s/%s %q", es.Name, p.Spec.CloudEventOverrides.Extensions[events.ExtEvent], p.Spec.Schedule))
 	}
+	res := render.ResourceSources(es)
+	f.apiSources = append(f.apiSources, res.ApiServerSources...)
+	for _, a := range res.ApiServerSources {
+		f.endpoints = append(f.endpoints, fmt.Sprintf("resource %s/%s %s %s", es.Name, a.Spec.CloudEventOverrides.Extensions[events.ExtEvent], a.Spec.Resources[0].APIVersion, a.Spec.Resources[0].Kind))
+	}
 	if len(es.Spec.Webhook) == 0 {
 		return nil
 	}
@@ -280,23 +288,35 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 	return nil
 }
 
-// planPingSources runs the PingSources of the stack (calendar events,
-// CronWorkflows) once the broker runs.
-func (f *functions) planPingSources() {
-	if len(f.pings) == 0 {
-		return
+// planSources runs the stack's PingSources (calendar events,
+// CronWorkflows) and ApiServerSources (resource events) once the broker
+// and the API run.
+func (f *functions) planSources() {
+	pings, apiSources := f.pings, f.apiSources
+	if len(pings) > 0 {
+		f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				if err := pingsource.Run(ctx, pings, env.broker.Publish, f.logger.With("component", "pingsource")); err != nil {
+					f.errs <- fmt.Errorf("pingsources: %w", err)
+				}
+			}()
+			return nil
+		})
 	}
-	pings := f.pings
-	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			if err := pingsource.Run(ctx, pings, env.broker.Publish, f.logger.With("component", "pingsource")); err != nil {
-				f.errs <- fmt.Errorf("pingsources: %w", err)
-			}
-		}()
-		return nil
-	})
+	if len(apiSources) > 0 {
+		f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				if err := apiserversource.Run(ctx, apiSources, env.dynamic, env.mapper, env.api.Config().Host, env.broker.Publish, f.logger.With("component", "apiserversource")); err != nil {
+					f.errs <- fmt.Errorf("apiserversources: %w", err)
+				}
+			}()
+			return nil
+		})
+	}
 }
 
 // runHandler runs a CloudEvents handler as a scale-to-zero function on l.
