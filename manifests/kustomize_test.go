@@ -2,6 +2,7 @@ package manifests_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,8 +53,14 @@ func build(t *testing.T, dir string) []object {
 func TestKustomizeBuilds(t *testing.T) {
 	install := build(t, ".")
 	dev := build(t, "overlays/dev-cluster")
-	example := build(t, "examples/log-pipeline")
-	for name, objs := range map[string][]object{"manifests": install, "overlays/dev-cluster": dev, "examples/log-pipeline": example} {
+	builds := map[string][]object{"manifests": install, "overlays/dev-cluster": dev}
+	var example []object
+	for _, dir := range exampleOverlays(t) {
+		objs := build(t, dir)
+		builds[dir] = objs
+		example = append(example, objs...)
+	}
+	for name, objs := range builds {
 		if len(objs) == 0 {
 			t.Errorf("%s builds nothing", name)
 		}
@@ -72,7 +79,7 @@ func TestKustomizeBuilds(t *testing.T) {
 	for _, pair := range []struct {
 		name string
 		objs []object
-	}{{"manifests + example", append(append([]object(nil), install...), example...)}, {"dev-cluster + example", append(append([]object(nil), dev...), example...)}} {
+	}{{"manifests + examples", append(append([]object(nil), install...), example...)}, {"dev-cluster + examples", append(append([]object(nil), dev...), example...)}} {
 		for _, missing := range unresolved(pair.objs) {
 			t.Errorf("%s: %s", pair.name, missing)
 		}
@@ -88,4 +95,14 @@ func TestKustomizeBuilds(t *testing.T) {
 	if !strings.Contains(classes["manifests"], "broker.class: Kafka") || !strings.Contains(classes["overlays/dev-cluster"], "broker.class: MTChannelBasedBroker") {
 		t.Errorf("broker classes: %v", classes)
 	}
+}
+
+// exampleOverlays are the directories under examples/ (one per example).
+func exampleOverlays(t *testing.T) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("examples/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no example overlays: %v", err)
+	}
+	return dirs
 }

@@ -66,10 +66,14 @@ func TestObjectsPassTheirCRDSchemas(t *testing.T) {
 	resources := map[string]string{
 		"Service": "services", "Broker": "brokers", "Trigger": "triggers", "SinkBinding": "sinkbindings",
 		"PingSource": "pingsources", "ApiServerSource": "apiserversources",
-		"EventSource": "eventsources", "Sensor": "sensors", "WorkflowTemplate": "workflowtemplates", "Workflow": "workflows",
+		"EventSource": "eventsources", "Sensor": "sensors", "WorkflowTemplate": "workflowtemplates", "Workflow": "workflows", "CronWorkflow": "cronworkflows",
 	}
 	created := 0
-	for _, o := range append(append(build(t, "."), build(t, "overlays/dev-cluster")...), build(t, "examples/log-pipeline")...) {
+	objs := append(build(t, "."), build(t, "overlays/dev-cluster")...)
+	for _, dir := range exampleOverlays(t) {
+		objs = append(objs, build(t, dir)...)
+	}
+	for _, o := range objs {
 		var u unstructured.Unstructured
 		if err := yaml.Unmarshal(o.yaml, &u.Object); err != nil {
 			t.Fatal(err)
