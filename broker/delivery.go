@@ -106,7 +106,8 @@ func (w *triggerWorker) deliver(ctx context.Context, msg jetstream.Msg) {
 			delay = ra
 		}
 		w.b.metrics.retried.WithLabelValues(w.plan.key).Inc()
-		w.b.logger.Debug("delivery failed; will retry", "trigger", w.plan.key, "id", ev.ID(), "attempt", attempt, "code", res.code, "in", delay)
+		// Info, not Debug: a run of failures is what explains a late event.
+		w.b.logger.Info("delivery failed; will retry", "trigger", w.plan.key, "id", ev.ID(), "attempt", attempt, "code", res.code, "error", res.err, "in", delay)
 		if err := msg.NakWithDelay(delay); err != nil {
 			w.b.logger.Warn("schedule retry", "trigger", w.plan.key, "id", ev.ID(), "error", err)
 		}

@@ -207,7 +207,17 @@ func waitAllSucceeded(t *testing.T, d *devRun, want int, within time.Duration) {
 							}
 						}
 					}
-					t.Fatalf("want exactly %d Succeeded workflows, got %s; failures:\n%s\nthe first one's log:\n%s", want, last, strings.Join(why, "\n"), strings.Join(trail, "\n"))
+					if path := os.Getenv("ZEROFLOW_E2E_DUMP"); path != "" {
+						_ = os.WriteFile(path, []byte(d.log.String()), 0o644)
+					}
+					// And what went wrong anywhere: the first warnings and errors.
+					var warnings []string
+					for _, line := range strings.Split(d.log.String(), "\n") {
+						if (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.Contains(line, "delivery failed")) && len(warnings) < 30 {
+							warnings = append(warnings, line)
+						}
+					}
+					t.Fatalf("want exactly %d Succeeded workflows, got %s; failures:\n%s\nthe first one's log:\n%s\nthe first warnings and errors:\n%s", want, last, strings.Join(why, "\n"), strings.Join(trail, "\n"), strings.Join(warnings, "\n"))
 				}
 				break
 			}

@@ -228,7 +228,7 @@ func (r *Runner) startOne(reason string) {
 		go inst.Stop()
 		return
 	}
-	s := &slot{inst: inst, proxy: newProxy(inst.URL()), lastUsed: time.Now()}
+	s := &slot{inst: inst, proxy: newProxy(inst.URL(), r.cfg.Name, r.cfg.Logger), lastUsed: time.Now()}
 	r.instances = append(r.instances, s)
 	r.cfg.Metrics.started(r.cfg.Name, reason, took, len(r.instances))
 	r.cfg.Logger.Info("function instance started", "function", r.cfg.Name, "reason", reason, "took", took.Round(time.Microsecond), "instances", len(r.instances))
@@ -321,7 +321,7 @@ func (r *Runner) Close() error {
 	return errors.Join(errs...)
 }
 
-func newProxy(target *url.URL) *httputil.ReverseProxy {
+func newProxy(target *url.URL, name string, logger *slog.Logger) *httputil.ReverseProxy {
 	p := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -329,6 +329,8 @@ func newProxy(target *url.URL) *httputil.ReverseProxy {
 		},
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// The broker retries the 502; the log says why it happened.
+			logger.Warn("function instance unreachable", "function", name, "error", err)
 			http.Error(w, "function instance: "+err.Error(), http.StatusBadGateway)
 		},
 	}
