@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,7 +141,7 @@ func (c *Controller) recordFiring(ctx context.Context, ns, name string, schedule
 		switch {
 		case skip != "":
 			st.Skipped++
-		case contains(st.Active, runName):
+		case slices.Contains(st.Active, runName):
 			return nil // a redelivery
 		default:
 			st.Active = append(st.Active, runName)
@@ -228,7 +229,7 @@ func (c *Controller) cronRunFinished(ctx context.Context, wf *v1alpha1.Workflow)
 		if err != nil {
 			return err
 		}
-		i := indexOf(cw.Status.Active, wf.Name)
+		i := slices.Index(cw.Status.Active, wf.Name)
 		if i < 0 {
 			return nil
 		}
@@ -245,15 +246,4 @@ func (c *Controller) cronRunFinished(ctx context.Context, wf *v1alpha1.Workflow)
 		return fmt.Errorf("cron %s/%s: record %s finished: %w", wf.Namespace, name, wf.Name, err)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
 }

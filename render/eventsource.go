@@ -3,6 +3,8 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,12 +53,7 @@ func EventSource(es *v1alpha1.EventSource, opts Options) (Objects, error) {
 // sensors' Triggers route on, and Argo's metadata as the data.
 func Calendar(es *v1alpha1.EventSource) Objects {
 	var out Objects
-	names := make([]string, 0, len(es.Spec.Calendar))
-	for name := range es.Spec.Calendar {
-		names = append(names, name)
-	}
-	sortStrings(names)
-	for _, event := range names {
+	for _, event := range slices.Sorted(maps.Keys(es.Spec.Calendar)) {
 		c := es.Spec.Calendar[event]
 		data, _ := json.Marshal(map[string]any{"metadata": c.Metadata})
 		// Validation rejects an interval with no schedule; a bad one left

@@ -171,18 +171,10 @@ func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
 		}
 		out.Add(objs)
 	}
-	var templates [][]v1alpha1.Template
-	for _, t := range in.WorkflowTemplates {
-		templates = append(templates, t.Spec.Templates)
-	}
-	for _, w := range in.Workflows {
-		templates = append(templates, w.Spec.Templates)
-	}
 	for _, cw := range in.CronWorkflows {
-		templates = append(templates, cw.Spec.WorkflowSpec.Templates)
 		out.Add(CronWorkflow(cw, broker))
 	}
-	for _, fn := range CalledFunctions(templates...) {
+	for _, fn := range in.CalledFunctions() {
 		out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, fn))
 	}
 	out.sort()
@@ -218,8 +210,6 @@ type objectRef struct {
 func refOf(m metav1.ObjectMeta) objectRef {
 	return objectRef{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels}
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // InputOf sorts decoded zeroflow objects into an Input, giving those
 // without a namespace the one given (the objects are copied, not changed).

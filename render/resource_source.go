@@ -1,6 +1,8 @@
 package render
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,12 +24,7 @@ const DefaultSourceServiceAccount = "zeroflow-eventsource"
 // route on.
 func ResourceSources(es *v1alpha1.EventSource) Objects {
 	var out Objects
-	names := make([]string, 0, len(es.Spec.Resource))
-	for name := range es.Spec.Resource {
-		names = append(names, name)
-	}
-	sortStrings(names)
-	for _, event := range names {
+	for _, event := range slices.Sorted(maps.Keys(es.Spec.Resource)) {
 		r := es.Spec.Resource[event]
 		apiVersion := r.Version
 		if r.Group != "" {

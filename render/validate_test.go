@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zeroflow-dev/zeroflow/internal/devstack"
 	"github.com/zeroflow-dev/zeroflow/internal/knativecheck"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/render"
@@ -103,25 +104,13 @@ func checkDoc(t *testing.T, where string, doc []byte) {
 // renderDir renders a directory as `zeroflow render` does.
 func renderDir(t *testing.T, dir string) render.Objects {
 	t.Helper()
-	docs, err := manifestfile.Load(dir)
+	objs, _, err := devstack.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var values []any
-	for _, d := range docs {
-		obj, err := manifestfile.Decode(d)
-		var unknown manifestfile.ErrUnknownKind
-		if errors.As(err, &unknown) {
-			continue
-		}
-		if err != nil || len(obj.Errors) > 0 {
-			t.Fatalf("%s: %v %v", d.Source(), err, obj.Errors)
-		}
-		values = append(values, obj.Value)
-	}
-	objs, err := render.Render(render.InputOf(values, "default"), "default", "default", render.Options{})
+	out, err := render.Render(render.InputOf(manifestfile.Values(objs), "default"), "default", "default", render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return objs
+	return out
 }

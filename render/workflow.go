@@ -1,6 +1,9 @@
 package render
 
 import (
+	"maps"
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
@@ -98,21 +101,27 @@ func Runtime(namespace, broker string, opts Options) Objects {
 	return out
 }
 
-// CalledFunctions lists the user functions (`function` templates) that
-// templates call, sorted.
-func CalledFunctions(templates ...[]v1alpha1.Template) []string {
+// CalledFunctions lists the user functions (`function` templates) that the
+// input's WorkflowTemplates, Workflows and CronWorkflows call, sorted.
+func (in Input) CalledFunctions() []string {
 	seen := map[string]bool{}
-	var out []string
-	for _, ts := range templates {
+	add := func(ts []v1alpha1.Template) {
 		for _, t := range ts {
-			if t.Function != nil && !seen[t.Function.Name] {
+			if t.Function != nil {
 				seen[t.Function.Name] = true
-				out = append(out, t.Function.Name)
 			}
 		}
 	}
-	sortStrings(out)
-	return out
+	for _, t := range in.WorkflowTemplates {
+		add(t.Spec.Templates)
+	}
+	for _, w := range in.Workflows {
+		add(w.Spec.Templates)
+	}
+	for _, cw := range in.CronWorkflows {
+		add(cw.Spec.WorkflowSpec.Templates)
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func trigger(namespace, name, broker string, labels map[string]string, attrs eventingv1.TriggerFilterAttributes, to duckv1.Destination) eventingv1.Trigger {

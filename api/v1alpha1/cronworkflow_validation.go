@@ -3,7 +3,6 @@ package v1alpha1
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -52,11 +51,7 @@ func ValidateCronWorkflow(cw *CronWorkflow) field.ErrorList {
 			allErrs = append(allErrs, field.Invalid(spec.Child("schedule"), s, err.Error()))
 		}
 	}
-	if tz := cw.Spec.Timezone; tz != "" {
-		if _, err := time.LoadLocation(tz); err != nil {
-			allErrs = append(allErrs, field.Invalid(spec.Child("timezone"), tz, fmt.Sprintf("not a time zone: %v", err)))
-		}
-	}
+	allErrs = append(allErrs, validateTimezone(spec.Child("timezone"), cw.Spec.Timezone)...)
 	switch cw.Spec.ConcurrencyPolicy {
 	case "", ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace:
 	default:

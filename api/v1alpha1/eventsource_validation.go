@@ -2,7 +2,8 @@ package v1alpha1
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,20 +25,13 @@ func ValidateEventSource(es *EventSource) field.ErrorList {
 	}
 	errs = append(errs, validateCalendar(es.Spec.Calendar, spec.Child("calendar"))...)
 	errs = append(errs, validateResourceEvents(es.Spec.Resource, spec.Child("resource"))...)
-	names := make([]string, 0, len(es.Spec.Webhook))
-	for name := range es.Spec.Webhook {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	// One Knative Service serves every event of an EventSource on one
 	// port, so an endpoint and method pair may appear only once.
 	seen := map[string]string{}
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(es.Spec.Webhook)) {
 		w := es.Spec.Webhook[name]
 		p := spec.Child("webhook").Key(name)
-		if !validEventName(name) {
-			errs = append(errs, field.Invalid(p, name, "an event name is a CloudEvent subject: letters, digits, '-', '_' and '.'"))
-		}
+		errs = append(errs, validateEventName(p, name)...)
 		if len(w.Endpoint) == 0 || w.Endpoint[0] != '/' {
 			errs = append(errs, field.Invalid(p.Child("endpoint"), w.Endpoint, "must start with /, e.g. /workflow-a"))
 		}
@@ -73,17 +67,10 @@ func ValidateEventSource(es *EventSource) field.ErrorList {
 // real time zone, and nothing a PingSource cannot do.
 func validateCalendar(events map[string]CalendarEventSource, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	names := make([]string, 0, len(events))
-	for name := range events {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(events)) {
 		c := events[name]
 		p := path.Key(name)
-		if !validEventName(name) {
-			errs = append(errs, field.Invalid(p, name, "an event name is a CloudEvent subject: letters, digits, '-', '_' and '.'"))
-		}
+		errs = append(errs, validateEventName(p, name)...)
 		switch {
 		case c.Schedule == "" && c.Interval == "":
 			errs = append(errs, field.Required(p.Child("schedule"), "set a schedule or an interval"))
@@ -98,11 +85,7 @@ func validateCalendar(events map[string]CalendarEventSource, path *field.Path) f
 				errs = append(errs, field.Invalid(p.Child("interval"), c.Interval, err.Error()))
 			}
 		}
-		if c.Timezone != "" {
-			if _, err := time.LoadLocation(c.Timezone); err != nil {
-				errs = append(errs, field.Invalid(p.Child("timezone"), c.Timezone, fmt.Sprintf("not a time zone: %v", err)))
-			}
-		}
+		errs = append(errs, validateTimezone(p.Child("timezone"), c.Timezone)...)
 		if len(c.ExclusionDates) > 0 {
 			errs = append(errs, field.Forbidden(p.Child("exclusionDates"), "not supported: a Knative PingSource cannot skip dates; drop them with a sensor filter (e.g. a time filter) instead"))
 		}
@@ -114,17 +97,10 @@ func validateCalendar(events map[string]CalendarEventSource, path *field.Path) f
 // ApiServerSource cannot do.
 func validateResourceEvents(events map[string]ResourceEventSource, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	names := make([]string, 0, len(events))
-	for name := range events {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(events)) {
 		r := events[name]
 		p := path.Key(name)
-		if !validEventName(name) {
-			errs = append(errs, field.Invalid(p, name, "an event name is a CloudEvent subject: letters, digits, '-', '_' and '.'"))
-		}
+		errs = append(errs, validateEventName(p, name)...)
 		for _, f := range []struct{ name, value, msg string }{
 			{"version", r.Version, ""},
 			{"resource", r.Resource, ""},
@@ -171,6 +147,25 @@ func validateResourceEvents(events map[string]ResourceEventSource, path *field.P
 		}
 	}
 	return errs
+}
+
+// validateEventName checks the name of an event (its CloudEvent subject).
+func validateEventName(path *field.Path, name string) field.ErrorList {
+	if validEventName(name) {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(path, name, "an event name is a CloudEvent subject: letters, digits, '-', '_' and '.'")}
+}
+
+// validateTimezone checks an IANA time zone name ("" is UTC).
+func validateTimezone(path *field.Path, tz string) field.ErrorList {
+	if tz == "" {
+		return nil
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return field.ErrorList{field.Invalid(path, tz, fmt.Sprintf("not a time zone: %v", err))}
+	}
+	return nil
 }
 
 func validEventName(s string) bool {

@@ -44,6 +44,12 @@ type functionFlags struct {
 
 func (f *functionFlags) register(cmd *cobra.Command, specFlag, specHelp string) {
 	cmd.Flags().StringVar(&f.spec, specFlag, os.Getenv("ZEROFLOW_SPEC_FILE"), specHelp+" (default $ZEROFLOW_SPEC_FILE)")
+	f.registerServing(cmd)
+}
+
+// registerServing adds the flags of every function: where it listens, where
+// it sends, and where its secrets are.
+func (f *functionFlags) registerServing(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.addr, "addr", "", "listen address (default :$PORT, or :8080)")
 	cmd.Flags().StringVar(&f.sink, "sink", "", "broker address events are sent to (default $K_SINK)")
 	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", os.Getenv("ZEROFLOW_SECRETS_DIR"), "directory of secret files <name>/<key> (also read: $ZEROFLOW_SECRET_<NAME>_<KEY>)")
@@ -128,9 +134,7 @@ func newStepFunctionCommands() []*cobra.Command {
 				return sdk.Serve(ctx, h, sdk.Options{Addr: f.addr, Sink: f.sink, Logger: logger})
 			},
 		}
-		cmd.Flags().StringVar(&f.addr, "addr", "", "listen address (default :$PORT, or :8080)")
-		cmd.Flags().StringVar(&f.sink, "sink", "", "broker address events are sent to (default $K_SINK)")
-		cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", os.Getenv("ZEROFLOW_SECRETS_DIR"), "directory of secret files <name>/<key> (also read: $ZEROFLOW_SECRET_<NAME>_<KEY>)")
+		f.registerServing(cmd)
 		if b.api {
 			cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server (default: in-cluster)")
 		}

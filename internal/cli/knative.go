@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zeroflow-dev/zeroflow/internal/devstack"
+	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
 
@@ -46,10 +47,7 @@ objects locally.`,
 			if err != nil {
 				return err
 			}
-			values := make([]any, len(objs))
-			for i, o := range objs {
-				values[i] = o.Value
-			}
+			values := manifestfile.Values(objs)
 			out, err := render.Render(render.InputOf(values, namespace), namespace, broker, opts)
 			if err != nil {
 				return err

@@ -22,7 +22,6 @@ func TestCronWorkflowRunsOnItsSchedule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the API server")
 	}
-	dir := t.TempDir()
 	doc := `apiVersion: zeroflow.dev/v1alpha1
 kind: CronWorkflow
 metadata: {name: every-second}
@@ -36,24 +35,14 @@ spec:
     - name: main
       script: {image: alpine, command: [sh], source: "echo tick"}
 `
-	if err := os.WriteFile(filepath.Join(dir, "cron.yaml"), []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
+	ctx, s, client := startWith(t, doc)
 	if !strings.Contains(strings.Join(s.Endpoints, "\n"), "cron     default/every-second") {
 		t.Errorf("endpoints do not show the CronWorkflow: %v", s.Endpoints)
 	}
-	client, err := controller.NewClient(s.API.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cw *v1alpha1.CronWorkflow
+	var (
+		cw  *v1alpha1.CronWorkflow
+		err error
+	)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		cw, err = client.GetCronWorkflow(ctx, DefaultNamespace, "every-second")
@@ -95,7 +84,6 @@ func TestCalendarEventSourceTriggersASensor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the API server")
 	}
-	dir := t.TempDir()
 	doc := `apiVersion: zeroflow.dev/v1alpha1
 kind: EventSource
 metadata: {name: clock}
@@ -129,20 +117,7 @@ spec:
         - src: {dependencyName: t, dataKey: metadata.team}
           dest: spec.arguments.parameters.0.value
 `
-	if err := os.WriteFile(filepath.Join(dir, "clock.yaml"), []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	client, err := controller.NewClient(s.API.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, client := startWith(t, doc)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		l, err := client.ListWorkflows(ctx, DefaultNamespace, metav1.ListOptions{})
@@ -165,4 +140,27 @@ spec:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// startWith starts a dev stack on one manifest file holding doc, stopped
+// when the test ends, and returns it with a client of its API and a
+// context bounded to two minutes.
+func startWith(t *testing.T, doc string) (context.Context, *Stack, *controller.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "manifests.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	client, err := controller.NewClient(s.API.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, s, client
 }

@@ -2,10 +2,11 @@ package devstack
 
 import (
 	"context"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestDevRunsWhatRenderPrints(t *testing.T) {
 	for _, svc := range want.Services {
 		wantFunctions[svc.Name] = true
 	}
-	if got, w := keys(functions), keys(wantFunctions); strings.Join(got, " ") != strings.Join(w, " ") {
+	if got, w := slices.Sorted(maps.Keys(functions)), slices.Sorted(maps.Keys(wantFunctions)); !slices.Equal(got, w) {
 		t.Errorf("dev runs functions\n  %v\nrender makes Services\n  %v", got, w)
 	}
 
@@ -124,13 +125,4 @@ func copyExample(t *testing.T, from string) string {
 		}
 	}
 	return dir
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

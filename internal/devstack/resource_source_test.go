@@ -1,16 +1,12 @@
 package devstack
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
-	"github.com/zeroflow-dev/zeroflow/controller"
 )
 
 // TestResourceEventSourceTriggersASensor: a resource event (an
@@ -20,7 +16,6 @@ func TestResourceEventSourceTriggersASensor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the API server")
 	}
-	dir := t.TempDir()
 	doc := `apiVersion: zeroflow.dev/v1alpha1
 kind: EventSource
 metadata: {name: templates}
@@ -64,20 +59,7 @@ spec:
         - src: {dependencyName: t, dataKey: metadata.name}
           dest: spec.arguments.parameters.0.value
 `
-	if err := os.WriteFile(filepath.Join(dir, "templates.yaml"), []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, Options{Paths: []string{dir}, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Stop()
-	client, err := controller.NewClient(s.API.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, client := startWith(t, doc)
 	for name, labels := range map[string]map[string]string{"watched": {"watch": "yes"}, "ignored": {"watch": "no"}} {
 		wt := &v1alpha1.WorkflowTemplate{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: DefaultNamespace, Labels: labels}}
 		wt.Spec.Templates = []v1alpha1.Template{{Name: "main", Script: &v1alpha1.ScriptTemplate{Source: "true"}}}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"knative.dev/pkg/apis"
 
-	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
 	"github.com/zeroflow-dev/zeroflow/functions/archive"
@@ -96,17 +94,19 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 
 	// CronWorkflows: their PingSources run here, firing into the broker,
 	// and their Triggers route the firings to the controller.
-	for _, o := range objs {
-		if cw, ok := o.Value.(*v1alpha1.CronWorkflow); ok {
-			cw = withNamespace(cw.DeepCopy())
-			rendered := render.CronWorkflow(cw, "default")
-			f.triggers = append(f.triggers, rendered.Triggers...)
-			f.pings = append(f.pings, rendered.PingSources...)
-			f.endpoints = append(f.endpoints, fmt.Sprintf("cron     %s/%s %v", cw.Namespace, cw.Name, cw.Spec.AllSchedules()))
-		}
+	in := render.InputOf(manifestfile.Values(objs), DefaultNamespace)
+	for _, cw := range in.CronWorkflows {
+		rendered := render.CronWorkflow(cw, "default")
+		f.triggers = append(f.triggers, rendered.Triggers...)
+		f.pings = append(f.pings, rendered.PingSources...)
+		f.endpoints = append(f.endpoints, fmt.Sprintf("cron     %s/%s %v", cw.Namespace, cw.Name, cw.Spec.AllSchedules()))
 	}
 
-	called := calledFunctions(objs)
+	calledNames := in.CalledFunctions()
+	called := map[string]bool{}
+	for _, name := range calledNames {
+		called[name] = true
+	}
 	declared := map[string]bool{}
 	type user struct {
 		svc builtService
@@ -138,7 +138,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		}
 		f.endpoints = append(f.endpoints, fmt.Sprintf("service  %s/%s %s (http://%s.%s.svc.cluster.local)", ns, s.svc.Name, u, s.svc.Name, ns))
 	}
-	for _, name := range sortedKeys(called) {
+	for _, name := range calledNames {
 		if declared[name] {
 			continue
 		}
@@ -238,38 +238,6 @@ func scalingOf(svc *servingv1.Service) (target, minScale, maxScale int) {
 		target = int(*cc)
 	}
 	return target, minScale, maxScale
-}
-
-// calledFunctions lists the functions the templates of objs call.
-func calledFunctions(objs []manifestfile.Object) map[string]bool {
-	out := map[string]bool{}
-	add := func(ts []v1alpha1.Template) {
-		for _, t := range ts {
-			if t.Function != nil {
-				out[t.Function.Name] = true
-			}
-		}
-	}
-	for _, o := range objs {
-		switch v := o.Value.(type) {
-		case *v1alpha1.WorkflowTemplate:
-			add(v.Spec.Templates)
-		case *v1alpha1.Workflow:
-			add(v.Spec.Templates)
-		case *v1alpha1.CronWorkflow:
-			add(v.Spec.WorkflowSpec.Templates)
-		}
-	}
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func splitRef(ref string) (string, string) {

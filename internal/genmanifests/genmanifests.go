@@ -14,6 +14,7 @@ import (
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/zeroflow-dev/zeroflow/internal/devstack"
+	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
 
@@ -69,10 +70,7 @@ func Files(root string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("generate the %s example: %w", name, err)
 		}
-		values := make([]any, len(objs))
-		for i, o := range objs {
-			values[i] = o.Value
-		}
+		values := manifestfile.Values(objs)
 		rendered, err := render.Render(render.InputOf(values, ""), "", "default", render.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("generate the %s example: %w", name, err)

@@ -14,9 +14,19 @@ import (
 type Object struct {
 	Document Document
 	// Value is a *v1alpha1.Workflow, *v1alpha1.WorkflowTemplate,
-	// *v1alpha1.EventSource or *v1alpha1.Sensor, by Document.Kind.
+	// *v1alpha1.CronWorkflow, *v1alpha1.EventSource, *v1alpha1.Sensor or a
+	// Knative *servingv1.Service, by Document.Kind.
 	Value  any
 	Errors field.ErrorList
+}
+
+// Values are the decoded values of objs, in order (for render.InputOf).
+func Values(objs []Object) []any {
+	out := make([]any, len(objs))
+	for i, o := range objs {
+		out[i] = o.Value
+	}
+	return out
 }
 
 // ErrUnknownKind marks a document of a kind zeroflow does not serve (yet).
