@@ -8,6 +8,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
 
 // receiver adapts a Handler to CloudEvents over HTTP, as a Knative
@@ -19,6 +21,7 @@ type receiver struct {
 	sender  *Sender
 	logger  *slog.Logger
 	maxBody int64
+	auth    *identity.Authenticator
 }
 
 func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -26,6 +29,21 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST a CloudEvent", http.StatusMethodNotAllowed)
 		return
+	}
+	ctx := r.Context()
+	if rc.auth != nil {
+		// Before the body is read: an unauthenticated sender costs no more
+		// than a signature check.
+		sub, code, err := rc.auth.Authenticate(ctx, r.Header)
+		if err != nil {
+			rc.logger.Info("request refused", "code", code, "subject", sub, "reason", err)
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+rc.auth.Audience+`"`)
+			}
+			http.Error(w, err.Error(), code)
+			return
+		}
+		ctx = WithCaller(ctx, Caller{Subject: sub})
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, rc.maxBody)
 	msg := cehttp.NewMessageFromHttpRequest(r)
@@ -47,7 +65,7 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	ctx := withRuntime(r.Context(), &runtime{sender: rc.sender, logger: rc.logger.With("eventID", ev.ID(), "eventType", ev.Type()), path: r.URL.Path})
+	ctx = withRuntime(ctx, &runtime{sender: rc.sender, logger: rc.logger.With("eventID", ev.ID(), "eventType", ev.Type()), path: r.URL.Path})
 	reply, err := rc.h.Handle(ctx, *ev)
 	if err != nil {
 		code := statusOf(err)

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
 
 // Options configure a function's server. The zero value reads Knative's
@@ -30,7 +32,15 @@ type Options struct {
 	DrainTimeout time.Duration
 	// MaxBodyBytes bounds an incoming request; default 10 MiB.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Auth, when set, authenticates every CloudEvent request: a valid
+	// audience token from an allowed subject, else 401 or 403 (Knative's
+	// authentication-oidc). Serve reads it from the environment
+	// (identity.EnvAudience …) when nil.
+	Auth *identity.Authenticator
+	// Token, when set, is presented to the sink with every event sent;
+	// Serve reads identity.EnvTokenFile when nil.
+	Token  identity.TokenSource
+	Logger *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -80,8 +90,18 @@ func run(serve func(context.Context) error) int {
 // Serve serves h as a CloudEvents function until ctx ends, then drains.
 func Serve(ctx context.Context, h Handler, opts Options) error {
 	opts.setDefaults()
-	sender := newSender(opts.Sink)
-	return ServeHTTP(ctx, receiver{h: h, sender: sender, logger: opts.Logger, maxBody: opts.MaxBodyBytes}, opts)
+	if opts.Auth == nil {
+		auth, err := identity.AuthenticatorFromEnv(ctx)
+		if err != nil {
+			return fmt.Errorf("function: sender identity: %w", err)
+		}
+		opts.Auth = auth
+	}
+	if opts.Token == nil {
+		opts.Token = identity.TokenFromEnv()
+	}
+	sender := newSender(opts.Sink).WithToken(opts.Token)
+	return ServeHTTP(ctx, receiver{h: h, sender: sender, logger: opts.Logger, maxBody: opts.MaxBodyBytes, auth: opts.Auth}, opts)
 }
 
 // ServeHTTP serves a plain HTTP function with the health endpoints until ctx
