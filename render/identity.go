@@ -1,14 +1,13 @@
 package render
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/eventing/pkg/auth"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
-	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
 
 // Sender identity, the Knative way (authentication-oidc): every request
@@ -20,18 +19,18 @@ import (
 // Environment of a function, for its identity.
 const (
 	// EnvAudience is the audience a request to the function must carry.
-	EnvAudience = "ZEROFLOW_OIDC_AUDIENCE"
+	EnvAudience = identity.EnvAudience
 	// EnvAllowedSubjects lists, comma-separated, the subjects that may
 	// call the function (a trailing * matches a prefix, as in
 	// EventPolicies).
-	EnvAllowedSubjects = "ZEROFLOW_OIDC_ALLOWED_SUBJECTS"
+	EnvAllowedSubjects = identity.EnvAllowedSubjects
 	// EnvTokenFile is the function's own token for the broker (a
 	// projected ServiceAccount token on a cluster), re-read as it rotates.
-	EnvTokenFile = "ZEROFLOW_OIDC_TOKEN_FILE"
+	EnvTokenFile = identity.EnvTokenFile
 	// EnvIssuer is the issuer whose tokens the function accepts; its keys
 	// come from EnvJWKSFile when set, else from the issuer's discovery.
-	EnvIssuer   = "ZEROFLOW_OIDC_ISSUER"
-	EnvJWKSFile = "ZEROFLOW_OIDC_JWKS_FILE"
+	EnvIssuer   = identity.EnvIssuer
+	EnvJWKSFile = identity.EnvJWKSFile
 )
 
 // TokenMountPath is where a function's broker token is mounted.
@@ -78,8 +77,7 @@ func ApiServerSourceSubject(namespace, name string) string {
 }
 
 func oidcSubject(gvk schema.GroupVersionKind, namespace, name string) string {
-	sa := auth.GetOIDCServiceAccountNameForResource(gvk, metav1.ObjectMeta{Namespace: namespace, Name: name})
-	return sdk.ServiceAccountSubject(namespace, sa)
+	return identity.ResourceSubject(gvk, namespace, name)
 }
 
 // Service accounts of zeroflow's own functions.

@@ -24,6 +24,9 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"knative.dev/eventing/pkg/auth"
 )
 
 // Environment of a function, for its identity (render sets it on a
@@ -301,4 +304,18 @@ func FileToken(path string) TokenSource {
 		cached, readAt = tok, time.Now()
 		return cached, nil
 	}
+}
+
+// ServiceAccountSubject is the subject of a Kubernetes ServiceAccount's
+// tokens.
+func ServiceAccountSubject(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// ResourceSubject is the identity a Knative object of kind gvk sends with
+// (a Trigger's deliveries and replies, a source's events): its OIDC
+// ServiceAccount, named as Knative names it.
+func ResourceSubject(gvk schema.GroupVersionKind, namespace, name string) string {
+	sa := auth.GetOIDCServiceAccountNameForResource(gvk, metav1.ObjectMeta{Namespace: namespace, Name: name})
+	return ServiceAccountSubject(namespace, sa)
 }
