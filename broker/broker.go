@@ -48,7 +48,11 @@ type Options struct {
 	// Resolve turns a Destination with a ref into a URL. Nil accepts only
 	// destinations with an absolute uri.
 	Resolve func(ctx context.Context, namespace string, d duckv1.Destination) (*apis.URL, error)
-	Logger  *slog.Logger
+	// Identity, when set, turns on sender identity and EventPolicies
+	// (Knative's authentication-oidc); nil takes any event, as Knative
+	// does with the feature off.
+	Identity *Identity
+	Logger   *slog.Logger
 	// Registerer receives the broker's metrics. Nil uses a private registry.
 	Registerer prometheus.Registerer
 }
@@ -104,6 +108,9 @@ type Broker struct {
 	// brokers is replaced whole by Apply, so that the ingress reads it
 	// without locking.
 	brokers atomic.Pointer[map[string]*brokerState]
+	// policies are the EventPolicies applying to each broker, replaced
+	// whole by Apply.
+	policies atomic.Pointer[map[string]policies]
 
 	mu       sync.Mutex
 	triggers map[string]*triggerWorker
@@ -114,6 +121,8 @@ type brokerState struct {
 	key     string // namespace/name
 	subject string
 	spec    brokerSpec
+	// audience is what a sender's token must be for (Knative's).
+	audience string
 }
 
 // Start opens the store and serves the ingress.
@@ -124,6 +133,7 @@ func Start(ctx context.Context, opts Options) (_ *Broker, err error) {
 	}
 	b := &Broker{opts: opts, logger: opts.Logger, triggers: map[string]*triggerWorker{}}
 	b.brokers.Store(&map[string]*brokerState{})
+	b.policies.Store(&map[string]policies{})
 	if b.metrics, err = newMetrics(opts.Registerer); err != nil {
 		return nil, fmt.Errorf("start broker: metrics: %w", err)
 	}
@@ -175,12 +185,25 @@ func (b *Broker) Handler() http.Handler { return ingress{b: b} }
 // TTL), for in-process producers. It returns an error the ingress would
 // answer with a non-202 status.
 func (b *Broker) Publish(ctx context.Context, namespace, name string, ev event.Event) error {
+	return b.PublishAs(ctx, "", namespace, name, ev)
+}
+
+// PublishAs is Publish for a producer with an identity: with sender
+// identity on, the event is authorized as sent by subject, as the ingress
+// authorizes a token's subject. Without one ("") it is refused then.
+func (b *Broker) PublishAs(ctx context.Context, subject, namespace, name string, ev event.Event) error {
 	br, ok := b.lookupBroker(namespace, name)
 	if !ok {
 		return fmt.Errorf("publish to broker %s/%s: no such broker", namespace, name)
 	}
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("publish to broker %s/%s: invalid event: %w", namespace, name, err)
+	}
+	if b.opts.Identity != nil && subject == "" {
+		return fmt.Errorf("publish to broker %s/%s: %w: sender identity is on, and an in-process producer must say who it is", namespace, name, errForbidden)
+	}
+	if err := b.authorize(ctx, br, subject, &ev); err != nil {
+		return fmt.Errorf("publish: %w", err)
 	}
 	if code, reason := b.accept(ctx, br, ev.Clone(), nil); code != http.StatusAccepted {
 		return fmt.Errorf("publish to broker %s/%s: %d %s", namespace, name, code, reason)

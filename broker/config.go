@@ -11,9 +11,13 @@ import (
 
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	"knative.dev/eventing/pkg/apis/feature"
+	"knative.dev/eventing/pkg/auth"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
 
 // Config is the routing the broker serves: every Broker and Trigger. Apply
@@ -21,6 +25,9 @@ import (
 type Config struct {
 	Brokers  []eventingv1.Broker
 	Triggers []eventingv1.Trigger
+	// EventPolicies say who may send what to the brokers; they are
+	// enforced when Options.Identity is set.
+	EventPolicies []eventingv1alpha1.EventPolicy
 }
 
 // ClassAnnotationValue is the broker class given to Brokers that name none.
@@ -40,6 +47,7 @@ func validationContext(ctx context.Context) context.Context {
 	return feature.ToContext(ctx, feature.Flags{
 		feature.DeliveryTimeout:    feature.Enabled,
 		feature.DeliveryRetryAfter: feature.Enabled,
+		feature.OIDCAuthentication: feature.Enabled,
 	})
 }
 
@@ -51,6 +59,7 @@ func (b *Broker) Apply(ctx context.Context, cfg Config) error {
 	vctx := validationContext(ctx)
 	var errs []error
 	brokers := map[string]*brokerState{}
+	brokerLabels := map[string]map[string]string{}
 	for i := range cfg.Brokers {
 		br := cfg.Brokers[i].DeepCopy()
 		key := br.Namespace + "/" + br.Name
@@ -73,8 +82,11 @@ func (b *Broker) Apply(ctx context.Context, cfg Config) error {
 			errs = append(errs, fmt.Errorf("broker %s is declared twice", key))
 			continue
 		}
-		brokers[key] = &brokerState{key: key, subject: subject(br.Namespace, br.Name), spec: brokerSpec{delivery: br.Spec.Delivery}}
+		brokers[key] = &brokerState{key: key, subject: subject(br.Namespace, br.Name), spec: brokerSpec{delivery: br.Spec.Delivery}, audience: auth.GetAudienceDirect(brokerGVK, br.Namespace, br.Name)}
+		brokerLabels[key] = br.Labels
 	}
+	applying, perrs := planPolicies(vctx, cfg.EventPolicies, brokers, brokerLabels)
+	errs = append(errs, perrs...)
 	plans := map[string]*triggerPlan{}
 	for i := range cfg.Triggers {
 		p, err := b.planTrigger(ctx, vctx, cfg.Triggers[i].DeepCopy(), brokers)
@@ -103,6 +115,7 @@ func (b *Broker) Apply(ctx context.Context, cfg Config) error {
 		}
 	}
 	old := *b.brokers.Load()
+	b.policies.Store(&applying)
 	b.brokers.Store(&brokers)
 
 	b.mu.Lock()
@@ -159,6 +172,8 @@ type triggerPlan struct {
 	filter     safeFilter
 	// concurrency is how many deliveries may be in flight.
 	concurrency int
+	// subject is the Trigger's identity: it delivers and replies with it.
+	subject string
 	// fingerprint changes when anything that affects delivery changes.
 	fingerprint any
 }
@@ -180,7 +195,7 @@ func (b *Broker) planTrigger(ctx, vctx context.Context, t *eventingv1.Trigger, b
 	if !ok {
 		return nil, fmt.Errorf("trigger %s: broker %s/%s is not declared", key, t.Namespace, brokerName)
 	}
-	p := &triggerPlan{key: key, trigger: t, broker: br, concurrency: b.opts.Concurrency}
+	p := &triggerPlan{key: key, trigger: t, broker: br, concurrency: b.opts.Concurrency, subject: identity.ResourceSubject(triggerGVK, t.Namespace, t.Name)}
 	if v, ok := t.Annotations[ConcurrencyAnnotation]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

@@ -125,6 +125,13 @@ func (w *triggerWorker) send(ctx context.Context, ev event.Event, to *apis.URL, 
 	for k, v := range passThrough {
 		header[k] = v
 	}
+	tok, err := w.b.deliveryToken(w.plan.trigger, w.plan.trigger.Spec.Subscriber)
+	if err != nil {
+		return attemptResult{code: http.StatusInternalServerError, err: err}
+	}
+	if tok != "" {
+		header.Set("Authorization", "Bearer "+tok)
+	}
 	opts := []kncloudevents.SendOption{kncloudevents.WithRetryConfig(&w.attempt), kncloudevents.WithHeader(header)}
 	if w.plan.delivery.Format != nil {
 		opts = append(opts, kncloudevents.WithEventFormat(w.plan.delivery.Format))
@@ -177,6 +184,15 @@ func (w *triggerWorker) sendDeadLetter(ctx context.Context, ev event.Event, to *
 		req.Header[k] = v
 	}
 	req.Header.Set(knNamespaceHeader, w.plan.trigger.Namespace)
+	if w.plan.delivery.DeadLetterSink != nil {
+		tok, err := w.b.deliveryToken(w.plan.trigger, *w.plan.delivery.DeadLetterSink)
+		if err != nil {
+			return attemptResult{code: http.StatusInternalServerError, err: err}
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&ev), req); err != nil {
 		return attemptResult{code: http.StatusInternalServerError, err: err}
 	}
@@ -202,7 +218,15 @@ func (w *triggerWorker) forwardReply(ctx context.Context, msg jetstream.Msg, met
 	if ttlErr == nil {
 		_ = knbroker.SetTTL(reply.Context, ttl)
 	}
-	code, reason := w.b.accept(ctx, w.plan.broker, reply, utils.PassThroughHeaders(res.header))
+	code, reason := http.StatusAccepted, ""
+	// A reply is sent by the Trigger (Knative's broker filter posts it with
+	// the Trigger's identity), so the Trigger's identity must be allowed to
+	// send it.
+	if err := w.b.authorize(ctx, w.plan.broker, w.plan.subject, &reply); err != nil {
+		code, reason = http.StatusForbidden, err.Error()
+	} else {
+		code, reason = w.b.accept(ctx, w.plan.broker, reply, utils.PassThroughHeaders(res.header))
+	}
 	switch code {
 	case http.StatusAccepted:
 		return true

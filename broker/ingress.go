@@ -55,8 +55,19 @@ func (h ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, nil, http.StatusNotFound, fmt.Sprintf("broker %s/%s does not exist", namespace, name))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.b.opts.MaxEventBytes)
 	reject := func(code int, reason string) { h.reject(w, br, code, reason) }
+	var sender string
+	if h.b.opts.Identity != nil {
+		// Before the body is read, as Knative's ingress does.
+		sub, code, reason := h.b.authenticate(r.Context(), br, r.Header)
+		if code != 0 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+br.audience+`"`)
+			reject(code, reason)
+			return
+		}
+		sender = sub
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.b.opts.MaxEventBytes)
 	msg := cehttp.NewMessageFromHttpRequest(r)
 	defer msg.Finish(nil)
 	ev, err := binding.ToEvent(r.Context(), msg)
@@ -74,6 +85,10 @@ func (h ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := ev.Validate(); err != nil {
 		reject(http.StatusBadRequest, "invalid CloudEvent: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		return
+	}
+	if err := h.b.authorize(r.Context(), br, sender, ev); err != nil {
+		reject(http.StatusForbidden, err.Error())
 		return
 	}
 	status, reason := h.b.accept(r.Context(), br, *ev, utils.PassThroughHeaders(r.Header))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
@@ -14,6 +15,7 @@ import (
 const DefaultNamespace = "default"
 
 // LoadConfig reads the Knative Brokers and Triggers (eventing.knative.dev/v1)
+// and EventPolicies (eventing.knative.dev/v1alpha1)
 // in the given files or directories, strictly: an unknown field is an
 // error. Documents of other kinds are ignored.
 func LoadConfig(paths ...string) (Config, error) {
@@ -24,6 +26,14 @@ func LoadConfig(paths ...string) (Config, error) {
 		errs = append(errs, err)
 	}
 	for _, d := range docs {
+		if d.APIVersion == eventingv1alpha1.SchemeGroupVersion.String() && d.Kind == "EventPolicy" {
+			var err error
+			cfg.EventPolicies, err = decodeInto(d, cfg.EventPolicies, func(p *eventingv1alpha1.EventPolicy) *string { return &p.Namespace })
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if d.APIVersion != eventingv1.SchemeGroupVersion.String() {
 			continue
 		}
