@@ -14,6 +14,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/expr-lang/expr"
+
+	"github.com/zeroflow-dev/zeroflow/api/events"
 )
 
 // Data is an event's data: Argo's {header, body, metadata}.
@@ -41,16 +43,21 @@ func (w *Webhook) toEvent(r *http.Request, rt *route) (ev event.Event, keep bool
 		if err := e.Validate(); err != nil {
 			return ev, false, http.StatusBadRequest, "invalid CloudEvent: " + err.Error()
 		}
+		// Its attributes are the caller's, but the reserved ones would make
+		// it a control event (a step to run, a result, a submit): refused
+		// whole, so that the caller learns why rather than seeing it vanish.
+		if err := events.CheckExternal(*e); err != nil {
+			return ev, false, http.StatusBadRequest, "CloudEvent refused: " + err.Error()
+		}
 		return *e, true, 0, ""
 	}
 	body, code, msg := readBody(r, max)
 	if code != 0 {
 		return ev, false, code, msg
 	}
-	header := r.Header.Clone()
-	if _, ok := header["Authorization"]; ok {
-		header["Authorization"] = []string{maskedAuth}
-	}
+	// Masked before the filter sees them, as Argo does for Authorization:
+	// the filter sees what the event carries.
+	header := rt.mask.Header(r.Header)
 	data := Data{Header: header, Body: body, Metadata: rt.spec.Metadata}
 	if rt.filter != nil {
 		ok, err := runFilter(rt, data)

@@ -70,8 +70,9 @@ spec:
 // that records instead of a broker. Whatever the request, the handler must
 // not panic, must answer one of the statuses it documents, and must send
 // at most one event, only when it answers 200; that event is valid, routed
-// to its route, and, unless the request was a CloudEvent, carries Argo's
-// {header, body} data with the Authorization header masked. A body over the
+// to its route, carries no reserved type or extension but the routing ones
+// the webhook sets, and, unless the request was a CloudEvent, carries
+// Argo's {header, body} data with the Authorization header masked. A body over the
 // route's maxPayloadSize is never accepted, and 200 is never the answer
 // when the broker refused the event.
 func FuzzWebhook(f *testing.F) {
@@ -126,6 +127,12 @@ func FuzzWebhook(f *testing.F) {
 		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","type":"t"}`, false},
 		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0"`, false},
 		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"!!"}`, false},
+		// Reserved types and extensions, which the handler refuses.
+		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"dev.zeroflow.step.run","zffunction":"exec","data":{}}`, false},
+		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","zfeventsource":"other","zfevent":"secured"}`, false},
+		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","knativeerrorcode":"500"}`, false},
+		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"dev.knative.sources.ping"}`, false},
+		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","tenant":"acme","data":{"a":1}}`, false},
 	} {
 		f.Add(s.method, s.target, s.contentType, s.auth, s.ce, []byte(s.body), s.brokerDown)
 	}
@@ -226,6 +233,15 @@ func FuzzWebhook(f *testing.F) {
 			t.Fatalf("%s %s: routing extensions %v, want fuzz/%s", method, target, ext, names[key])
 		}
 		if isCloudEventRequest(req) {
+			// External events are data: apart from the routing extensions
+			// the webhook sets, nothing reserved gets through.
+			outside := ev.Clone()
+			for _, ext := range []string{events.ExtEventSource, events.ExtEvent} {
+				outside.SetExtension(ext, nil)
+			}
+			if err := events.CheckExternal(outside); err != nil {
+				t.Fatalf("%s %s: a reserved attribute was sent: %v", method, target, err)
+			}
 			return
 		}
 		var d map[string]json.RawMessage

@@ -50,10 +50,13 @@ type route struct {
 	name   string
 	spec   v1alpha1.WebhookEventSource
 	filter *vm.Program
+	// mask hides the sensitive headers in the route's events.
+	mask secrets.HeaderMask
 }
 
 // New prepares the webhook events of es. es must have passed validation;
-// a filter that does not compile is still an error here.
+// a filter that does not compile is still an error here. Call Check before
+// serving, so that a missing or empty authSecret stops the start.
 func New(es *v1alpha1.EventSource, opts Options) (*Webhook, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -64,6 +67,7 @@ func New(es *v1alpha1.EventSource, opts Options) (*Webhook, error) {
 	w := &Webhook{source: es, opts: opts, routes: map[string]map[string]map[string]*route{}}
 	for name, spec := range es.Spec.Webhook {
 		r := &route{name: name, spec: spec}
+		r.mask = secrets.NewHeaderMask(authHeaders(r)...)
 		if spec.Filter != nil && spec.Filter.Expression != "" {
 			p, err := expr.Compile(spec.Filter.Expression, expr.AsBool(), expr.AllowUndefinedVariables())
 			if err != nil {

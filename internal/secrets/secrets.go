@@ -23,6 +23,25 @@ type Resolver interface {
 // ErrNotFound is a secret key that is nowhere to be found.
 var ErrNotFound = errors.New("secret not found")
 
+// ErrEmpty is a secret key whose value is empty or only white space. A
+// token like that would let a request with an empty credential through, so
+// whoever checks a credential against a secret refuses it instead.
+var ErrEmpty = errors.New("secret is empty")
+
+// NonEmpty resolves a secret that guards something, such as a webhook's
+// bearer token, failing closed: a value that is empty or only white space
+// is an error naming the secret, as is one that cannot be resolved.
+func NonEmpty(ctx context.Context, r Resolver, namespace string, ref v1alpha1.SecretKeySelector) (string, error) {
+	v, err := r.Get(ctx, namespace, ref)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(v) == "" {
+		return "", fmt.Errorf("secret %s/%s key %s: %w: write the token to it (an empty token would accept an empty credential)", namespace, ref.Name, ref.Key, ErrEmpty)
+	}
+	return v, nil
+}
+
 // Local resolves a key from, in order: the environment variable
 // ZEROFLOW_SECRET_<NAME>_<KEY> (upper case, other characters as _), the
 // file <Dir>/<namespace>/<name>/<key>, and the file <Dir>/<name>/<key>.
