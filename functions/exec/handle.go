@@ -93,9 +93,9 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 	if c.WorkingDir != "" {
 		cmd.Dir = rewrite(c.WorkingDir)
 	}
-	cmd.Env = os.Environ()
-	for _, e := range c.Env {
-		cmd.Env = append(cmd.Env, e.Name+"="+rewrite(e.Value))
+	cmd.Env, err = stepEnv(c.Env, sandbox, rewrite)
+	if err != nil {
+		return sdk.StepOutput{}, sdk.Errored(err)
 	}
 	// The command's children die with it when the step times out.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -148,6 +148,35 @@ func outputPaths(t v1alpha1.Template, sandbox string) map[string]string {
 		}
 	}
 	return m
+}
+
+// defaultPath is the PATH of a step whose template sets none, when the
+// function itself has none either: the usual one of a Linux image.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// stepEnv is the whole environment of a step's command: what its template
+// declares, plus what the step contract needs. Nothing of the function's
+// own environment is passed on but PATH, so that a step cannot read the
+// artifact store's keys, the function's secrets or its broker address;
+// a container on a cluster gets no more than its env either. HOME and
+// TMPDIR point into the call's sandbox, so that what a step leaves there
+// goes with it and steps running side by side do not share it.
+func stepEnv(declared []v1alpha1.EnvVar, sandbox string, rewrite func(string) string) ([]string, error) {
+	tmp := filepath.Join(sandbox, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("step sandbox: %w", err)
+	}
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = defaultPath
+	}
+	env := []string{"PATH=" + path, "HOME=" + sandbox, "TMPDIR=" + tmp}
+	// Declared last: where a name repeats, exec uses the last value, so the
+	// template's own PATH, HOME or TMPDIR wins.
+	for _, e := range declared {
+		env = append(env, e.Name+"="+rewrite(e.Value))
+	}
+	return env, nil
 }
 
 // readOutputs reads the output parameters whose values come from files.
