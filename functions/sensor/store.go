@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
 
 // store keeps a sensor's partial state in its status, with optimistic
@@ -22,13 +24,18 @@ type store struct {
 	sensors   dynamic.ResourceInterface
 	name      string
 	namespace string
+	// mask hides sensitive header values in the events the status keeps:
+	// the status is readable by whoever may read the Sensor, and an event
+	// from a source that does not mask them itself must not put a cookie
+	// or an API key there.
+	mask secrets.HeaderMask
 }
 
 // sensorsResource is the Sensor API resource.
 var sensorsResource = v1alpha1.SchemeGroupVersion.WithResource("sensors")
 
 func newStore(client dynamic.Interface, s *v1alpha1.Sensor) *store {
-	return &store{sensors: client.Resource(sensorsResource).Namespace(s.Namespace), name: s.Name, namespace: s.Namespace}
+	return &store{sensors: client.Resource(sensorsResource).Namespace(s.Namespace), name: s.Name, namespace: s.Namespace, mask: secrets.NewHeaderMask()}
 }
 
 // conflictBackoff spaces the retries of a write that lost a race; several
@@ -62,6 +69,9 @@ func (s *store) mutate(ctx context.Context, change func(st *v1alpha1.SensorStatu
 		if err != nil || !changed {
 			return err
 		}
+		if err := s.maskEvents(st); err != nil {
+			return err
+		}
 		raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(st)
 		if err != nil {
 			return fmt.Errorf("write sensor %s/%s status: %w", s.namespace, s.name, err)
@@ -72,4 +82,40 @@ func (s *store) mutate(ctx context.Context, change func(st *v1alpha1.SensorStatu
 		}
 		return nil
 	})
+}
+
+// maskEvents masks the sensitive headers of every event in the status,
+// before each write, so that no path that stores an event can skip it.
+// The triggers of a firing then see the masked values too, as they do
+// for the events a webhook masks itself.
+func (s *store) maskEvents(st *v1alpha1.SensorStatus) error {
+	maskAll := func(deps []v1alpha1.DependencyStatus) error {
+		for i := range deps {
+			raw := deps[i].Event.Raw
+			// Most events carry no headers; skip decoding those.
+			if !bytes.Contains(raw, []byte(`"header"`)) {
+				continue
+			}
+			out, changed, err := s.mask.EventJSON(raw)
+			if err != nil {
+				return fmt.Errorf("write sensor %s/%s status: event %s of %s: %w", s.namespace, s.name, deps[i].EventID, deps[i].Name, err)
+			}
+			if changed {
+				deps[i].Event.Raw = out
+			}
+		}
+		return nil
+	}
+	for i := range st.Triggers {
+		ts := &st.Triggers[i]
+		if err := maskAll(ts.Dependencies); err != nil {
+			return err
+		}
+		for j := range ts.Pending {
+			if err := maskAll(ts.Pending[j].Dependencies); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
