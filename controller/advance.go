@@ -93,6 +93,7 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 		if err != nil {
 			return fmt.Errorf("advance workflow %s: %w", k, err)
 		}
+		c.bindDispatches(&next, &out.Status, out.Dispatch, settledNodes(in, out))
 		if out.SpecPatch != nil {
 			patched := next
 			patched.Spec = *next.Spec.DeepCopy()
@@ -182,6 +183,19 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 		}
 	}
 	return nil
+}
+
+// settledNodes are the nodes an advance may have fulfilled: the one a
+// result is for and the abandoned ones.
+func settledNodes(in engine.Input, out engine.Outcome) []string {
+	var ids []string
+	if in.Result != nil {
+		ids = append(ids, in.Result.NodeID)
+	}
+	for _, cn := range out.Cancel {
+		ids = append(ids, cn.NodeID)
+	}
+	return ids
 }
 
 // load returns the workflow: this instance's last write of it, else a read.

@@ -49,6 +49,26 @@ type Config struct {
 	Namespace string
 	// Metrics, when set, receives the controller's Prometheus metrics.
 	Metrics prometheus.Registerer
+	// TokenKey signs the step token of each dispatch (see
+	// events.ExtStepToken). Every instance, and the same instance after a
+	// restart, must have the same key, or it refuses the results of steps
+	// another dispatched (until they are dispatched again). Empty: a
+	// random key for this process only.
+	TokenKey []byte
+	// CrossNamespace lists the workflow.submit senders a cluster admin
+	// allows to start workflows outside their own namespace. By default a
+	// submit whose verified sender is in namespace A may create a
+	// workflow in A only, whatever RBAC would let the controller do.
+	CrossNamespace []NamespacePair
+}
+
+// NamespacePair allows senders in From to submit workflows to To; "*" in
+// either is any namespace.
+type NamespacePair struct{ From, To string }
+
+// allows reports whether the pair lets a sender in from submit to to.
+func (p NamespacePair) allows(from, to string) bool {
+	return (p.From == "*" || p.From == from) && (p.To == "*" || p.To == to)
 }
 
 // Controller advances workflows.
@@ -89,6 +109,14 @@ func New(cfg Config) (*Controller, error) {
 	}
 	if cfg.DispatchConcurrency <= 0 {
 		cfg.DispatchConcurrency = 32
+	}
+	if len(cfg.TokenKey) == 0 {
+		key, err := NewTokenKey()
+		if err != nil {
+			return nil, fmt.Errorf("controller: %w", err)
+		}
+		cfg.TokenKey = key
+		cfg.Logger.Info("no step-token key configured: using a random one, so results of steps dispatched before a restart or by another instance are refused until dispatched again (set one with --token-key-file)")
 	}
 	return &Controller{
 		cfg:     cfg,

@@ -30,7 +30,7 @@ func (c *Controller) dispatch(ctx context.Context, wf *v1alpha1.Workflow, ds []e
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.DispatchConcurrency)
 	for _, d := range ds {
-		ev, err := stepRunEvent(wf, d)
+		ev, err := stepRunEvent(wf, d, c.stepToken(wf, d.NodeID, d.Attempt))
 		if err != nil {
 			return err
 		}
@@ -71,8 +71,46 @@ func StepRunID(uid, node string, attempt int32) string {
 	return uid + "/" + node + "/" + strconv.Itoa(int(attempt))
 }
 
-// stepRunEvent is the step.run of one dispatch.
-func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch) (event.Event, error) {
+// stepToken is the token of one attempt of a node of wf.
+func (c *Controller) stepToken(wf *v1alpha1.Workflow, node string, attempt int32) string {
+	return stepToken(c.cfg.TokenKey, StepRunID(string(wf.UID), node, attempt))
+}
+
+// bindDispatches records in st the token hash of each attempt about to be
+// dispatched, so that whichever instance takes the result can check it.
+// A redispatch of the same attempt has the same token, so it changes
+// nothing. A node that is fulfilled keeps no hash: a finished status
+// stays as small as before, and a late duplicate of its result is checked
+// against the key instead (see acceptResult).
+func (c *Controller) bindDispatches(wf *v1alpha1.Workflow, st *v1alpha1.WorkflowStatus, ds []engine.Dispatch, settled []string) {
+	for _, d := range ds {
+		n, ok := st.Nodes[d.NodeID]
+		if !ok {
+			continue
+		}
+		n.TokenHash = tokenHash(c.stepToken(wf, d.NodeID, d.Attempt))
+		st.Nodes[d.NodeID] = n
+	}
+	if st.Phase.Completed() {
+		// Once per run: whatever ended without a result of its own (a
+		// node failed while it waited for a retry) goes too.
+		settled = nil
+		for id, n := range st.Nodes {
+			if n.TokenHash != "" {
+				settled = append(settled, id)
+			}
+		}
+	}
+	for _, id := range settled {
+		if n, ok := st.Nodes[id]; ok && n.TokenHash != "" && n.Phase.Fulfilled() {
+			n.TokenHash = ""
+			st.Nodes[id] = n
+		}
+	}
+}
+
+// stepRunEvent is the step.run of one dispatch, carrying its token.
+func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string) (event.Event, error) {
 	ev := event.New()
 	ev.SetID(StepRunID(string(wf.UID), d.NodeID, d.Attempt))
 	ev.SetType(events.TypeStepRun)
@@ -83,6 +121,7 @@ func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch) (event.Event, error)
 	ev.SetExtension(events.ExtNode, d.NodeID)
 	ev.SetExtension(events.ExtAttempt, strconv.Itoa(int(d.Attempt)))
 	ev.SetExtension(events.ExtFunction, d.Function)
+	ev.SetExtension(events.ExtStepToken, token)
 	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template}
 	if !d.Deadline.IsZero() {
 		dl := d.Deadline

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/hmac"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -47,11 +48,21 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 	if wf == nil || wf.Name == "" {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("workflow.submit %s: data.workflow with a metadata.name is required", ev.ID()))
 	}
+	extNS := events.Extension(ev, events.ExtNamespace)
 	if wf.Namespace == "" {
-		wf.Namespace = events.Extension(ev, events.ExtNamespace)
+		wf.Namespace = extNS
+	}
+	caller, known := sdk.CallerFrom(ctx)
+	if wf.Namespace == "" {
+		wf.Namespace = caller.Namespace()
 	}
 	if wf.Namespace == "" {
 		wf.Namespace = "default"
+	}
+	if err := c.checkSubmitNamespace(caller, known, extNS, wf.Namespace); err != nil {
+		c.metrics.refused.Add(1)
+		c.cfg.Logger.InfoContext(ctx, "workflow.submit refused", "id", ev.ID(), "source", ev.Source(), "workflow", wf.Namespace+"/"+wf.Name, "caller", caller.Subject, "reason", err)
+		return sdk.Status(http.StatusForbidden, fmt.Errorf("workflow.submit %s: %w", ev.ID(), err))
 	}
 	if errs := v1alpha1.ValidateWorkflow(wf); len(errs) > 0 {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("workflow.submit %s: workflow %s/%s is invalid: %w", ev.ID(), wf.Namespace, wf.Name, errs.ToAggregate()))
@@ -60,6 +71,37 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 		return fmt.Errorf("workflow.submit %s: %w", ev.ID(), err)
 	}
 	return nil
+}
+
+// checkSubmitNamespace says why a submit may not create a workflow in ns.
+// The controller may write Workflows in every namespace it serves, so RBAC
+// does not stop a sender in one namespace from starting a workflow, with
+// its ServiceAccount and its secrets, in another: the controller checks it
+// itself. A sender is known by its verified identity (a Trigger delivers
+// with the Trigger's, in the Trigger's namespace); a submit must stay in
+// that namespace unless a cluster admin allowed the pair (CrossNamespace).
+// Without a verified sender (sender identity off), the namespace the event
+// claims (zfnamespace) must at least agree with the workflow's.
+func (c *Controller) checkSubmitNamespace(caller sdk.Caller, known bool, extNS, ns string) error {
+	if !known {
+		if extNS != "" && extNS != ns {
+			return fmt.Errorf("the workflow's namespace %q is not the event's %s %q", ns, events.ExtNamespace, extNS)
+		}
+		return nil
+	}
+	from := caller.Namespace()
+	if from == ns {
+		return nil
+	}
+	for _, p := range c.cfg.CrossNamespace {
+		if p.allows(from, ns) {
+			return nil
+		}
+	}
+	if from == "" {
+		return fmt.Errorf("sender %q is not a ServiceAccount of a namespace, so it may not start workflows in %q (a cluster admin can allow it with --allow-cross-namespace)", caller.Subject, ns)
+	}
+	return fmt.Errorf("sender %q is in namespace %q and may start workflows only there, not in %q (a cluster admin can allow it with --allow-cross-namespace=%s=%s)", caller.Subject, from, ns, from, ns)
 }
 
 // start creates wf and starts it. A workflow that exists already is a
@@ -110,15 +152,54 @@ func (c *Controller) handleStepResult(ctx context.Context, ev event.Event) error
 	c.metrics.results.Add(1)
 	in := engine.Input{Kind: engine.StepResult, Result: &engine.Result{NodeID: node, Attempt: int32(attempt), Phase: res.Phase, Message: res.Message, Outputs: res.Outputs}}
 	// The id starts with the run's UID: a result for an earlier workflow
-	// of the same name must not land on this one.
+	// of the same name must not land on this one. The UID is no secret,
+	// though: the step token is the proof that the result answers this
+	// run's dispatch.
 	uid, _, _ := strings.Cut(ev.ID(), "/")
-	err = c.advance(ctx, k, in, func(wf *v1alpha1.Workflow) bool { return string(wf.UID) == uid })
+	token := events.Extension(ev, events.ExtStepToken)
+	var refused string
+	err = c.advance(ctx, k, in, func(wf *v1alpha1.Workflow) bool {
+		if string(wf.UID) != uid {
+			return false
+		}
+		refused = c.checkResultToken(wf, node, int32(attempt), token)
+		return refused == ""
+	})
 	if apierrors.IsNotFound(err) {
 		// The workflow was deleted: nothing is waiting for this result.
 		c.cfg.Logger.InfoContext(ctx, "result for a deleted workflow", "workflow", k.String(), "node", node)
 		return nil
 	}
+	if err == nil && refused != "" {
+		c.metrics.refused.Add(1)
+		// Info, not Warn: anyone who can reach the controller can cause
+		// this line. Never the token itself: a wrong one may be a
+		// near miss of the right one.
+		c.cfg.Logger.InfoContext(ctx, "step.result refused", "workflow", k.String(), "node", node, "attempt", attempt, "id", ev.ID(), "source", ev.Source(), "reason", refused)
+		// 403 is final: the broker does not retry it, so a forgery is
+		// not redelivered for ever.
+		return sdk.Status(http.StatusForbidden, fmt.Errorf("step.result %s: %s", ev.ID(), refused))
+	}
 	return err
+}
+
+// checkResultToken says why a result for attempt of node of wf does not
+// prove that it answers that attempt's step.run ("" when it does). The
+// proof is the step token: one that hashes to what the node record keeps
+// for its current attempt (whichever instance dispatched it), or the one
+// this instance's key gives (a late duplicate for a node that is done, or
+// an attempt dispatched again by this instance).
+func (c *Controller) checkResultToken(wf *v1alpha1.Workflow, node string, attempt int32, token string) string {
+	if token == "" {
+		return "no " + events.ExtStepToken + " extension: a step.result must echo the token of its step.run"
+	}
+	if n, ok := wf.Status.Nodes[node]; ok && n.Retries == attempt && tokenMatches(token, n.TokenHash) {
+		return ""
+	}
+	if hmac.Equal([]byte(token), []byte(c.stepToken(wf, node, attempt))) {
+		return ""
+	}
+	return "the " + events.ExtStepToken + " extension does not match the dispatch of this attempt"
 }
 
 func (c *Controller) handleTick(ctx context.Context, ev event.Event) error {

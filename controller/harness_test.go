@@ -54,7 +54,7 @@ var (
 
 // userFunctions are the names the tests' Triggers route; a test registers
 // what each does.
-var userFunctions = []string{"parse", "enrich", "metrics", "store", "flaky", "crash", "sleepy", "count"}
+var userFunctions = []string{"parse", "enrich", "metrics", "store", "flaky", "crash", "sleepy", "count", "gate", "use", "ok"}
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -303,6 +303,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (s *syncBuffer) tail(n int) string {

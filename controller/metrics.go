@@ -13,6 +13,9 @@ type metrics struct {
 	submits, duplicateSubmits, results, ignored atomic.Int64
 	writes, conflicts, dispatches, redispatches atomic.Int64
 	finished                                    atomic.Int64
+	// refused counts requests turned down as unauthorized: results
+	// without their dispatch's token, submits across namespaces.
+	refused atomic.Int64
 
 	advanceSeconds *prometheus.HistogramVec
 	lockWait       prometheus.Histogram
@@ -49,6 +52,7 @@ type Stats struct {
 	Dispatches       int64 `json:"dispatches"`
 	Redispatches     int64 `json:"redispatches"`
 	Finished         int64 `json:"finished"`
+	Refused          int64 `json:"refused"`
 }
 
 // Stats returns the controller's counters.
@@ -57,6 +61,6 @@ func (c *Controller) Stats() Stats {
 	return Stats{
 		Submits: m.submits.Load(), DuplicateSubmits: m.duplicateSubmits.Load(), Results: m.results.Load(), Ignored: m.ignored.Load(),
 		Writes: m.writes.Load(), Conflicts: m.conflicts.Load(), Dispatches: m.dispatches.Load(), Redispatches: m.redispatches.Load(),
-		Finished: m.finished.Load(),
+		Finished: m.finished.Load(), Refused: m.refused.Load(),
 	}
 }

@@ -52,6 +52,12 @@ const (
 	// ExtCronWorkflow names the CronWorkflow a PingSource fires (set by
 	// the PingSource's ceOverrides).
 	ExtCronWorkflow = "zfcronworkflow"
+	// ExtStepToken carries the proof of one dispatch: a step.run has it,
+	// and its step.result must echo it, or the controller refuses the
+	// result. It is unguessable and the same for every send of the same
+	// attempt; whoever sees a step.run may answer it, so it is never
+	// logged or stored (the controller keeps only a hash).
+	ExtStepToken = "zfsteptoken"
 )
 
 // Extension returns a CloudEvent extension in its canonical string form

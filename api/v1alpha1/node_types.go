@@ -73,6 +73,13 @@ type NodeStatus struct {
 	Message string `json:"message,omitempty"`
 	// +optional
 	Outputs *NodeOutputs `json:"outputs,omitempty"`
+	// TokenHash binds the current attempt to its dispatch: the unpadded
+	// base64url of the first 16 bytes of the SHA-256 of the attempt's
+	// step token (zfsteptoken). A step.result is accepted only with the
+	// token that hashes to it. Set while a leaf runs, cleared when it is
+	// fulfilled, so that a finished status carries none.
+	// +optional
+	TokenHash string `json:"tokenHash,omitempty"`
 }
 
 // NodeOutputs are what a node produced. Large values belong in the artifact

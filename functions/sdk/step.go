@@ -181,13 +181,15 @@ func (o StepOutput) nodeOutputs() *v1alpha1.NodeOutputs {
 }
 
 // StepResultEvent is the reply to a step.run: same id (so that duplicates
-// are recognised) and routing extensions, type step.result.
+// are recognised), routing extensions and step token (the controller
+// accepts a result only with the token of the dispatch it answers), type
+// step.result.
 func StepResultEvent(run event.Event, result events.StepResult) (*event.Event, error) {
 	reply := event.New()
 	reply.SetID(run.ID())
 	reply.SetType(events.TypeStepResult)
 	reply.SetSource("/zeroflow/step/" + fmt.Sprint(run.Extensions()[events.ExtFunction]))
-	for _, ext := range []string{events.ExtWorkflow, events.ExtNode, events.ExtAttempt, events.ExtFunction, events.ExtNamespace} {
+	for _, ext := range []string{events.ExtWorkflow, events.ExtNode, events.ExtAttempt, events.ExtFunction, events.ExtNamespace, events.ExtStepToken} {
 		if v, ok := run.Extensions()[ext]; ok {
 			reply.SetExtension(ext, v)
 		}

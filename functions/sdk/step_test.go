@@ -34,10 +34,43 @@ func stepRun(t *testing.T, params map[string]string, deadline *time.Time) event.
 	e.SetExtension(events.ExtNode, "main.parse")
 	e.SetExtension(events.ExtAttempt, "2")
 	e.SetExtension(events.ExtFunction, "parse")
+	e.SetExtension(events.ExtStepToken, "tok-u1-main.parse-2")
 	if err := e.SetData(event.ApplicationJSON, run); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// The controller accepts a result only with its dispatch's token: every
+// reply, whatever the step did, echoes it.
+func TestStepReplyEchoesTheToken(t *testing.T) {
+	for name, fn := range map[string]sdk.StepFunc{
+		"succeeded": func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { return sdk.StepOutput{}, nil },
+		"failed":    func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { return sdk.StepOutput{}, errors.New("no") },
+		"panicked":  func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { panic("boom") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			reply, err := sdk.Step(fn, sdk.StepOptions{Artifacts: sdk.DirArtifacts{Dir: t.TempDir()}}).Handle(context.Background(), stepRun(t, nil, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := events.Extension(*reply, events.ExtStepToken); got != "tok-u1-main.parse-2" {
+				t.Errorf("reply token %q, want the step.run's", got)
+			}
+		})
+	}
+	// A step.run without a token (an older controller) gets a reply
+	// without one, not an empty one.
+	run := stepRun(t, nil, nil)
+	run.SetExtension(events.ExtStepToken, nil)
+	reply, err := sdk.Step(func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { return sdk.StepOutput{}, nil },
+		sdk.StepOptions{Artifacts: sdk.DirArtifacts{Dir: t.TempDir()}}).Handle(context.Background(), run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reply.Extensions()[events.ExtStepToken]; ok {
+		t.Errorf("reply has a %s extension the step.run did not", events.ExtStepToken)
+	}
 }
 
 func result(t *testing.T, reply *event.Event) events.StepResult {
