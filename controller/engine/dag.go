@@ -509,13 +509,12 @@ func (op *operation) createFinal(id string, phase v1alpha1.NodePhase, message st
 // evalWhen evaluates a when condition; skip is true when the node was
 // created Skipped (false condition) or Error (bad condition).
 func (op *operation) evalWhen(id, when string, sc *scope) (bool, *v1alpha1.NodeStatus) {
-	cond, err := op.substituteString(when, sc)
+	// The tags' values are bound as literals, never pasted as code: a
+	// value from an event must not run (issue 11). Over its budget, the
+	// condition errors this node only.
+	ok, cond, err := expression.WhenTags(when, op.resolver(sc))
 	if err != nil {
 		return true, op.createFinal(id, v1alpha1.NodeError, fmt.Sprintf("when %q: %v", when, err))
-	}
-	ok, err := expression.When(cond)
-	if err != nil {
-		return true, op.createFinal(id, v1alpha1.NodeError, err.Error())
 	}
 	if !ok {
 		return true, op.createFinal(id, v1alpha1.NodeSkipped, fmt.Sprintf("when '%s' evaluated false", cond))

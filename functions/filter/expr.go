@@ -71,7 +71,7 @@ func compileExpr(spec *v1alpha1.ExprFilter, field string) (*exprFilter, error) {
 	if spec.Expr == "" {
 		errs = append(errs, fmt.Errorf("%s.expr: must not be empty", field))
 	} else {
-		program, err := expr.Compile(expression.FromGovaluate(spec.Expr), expr.Env(env), expr.AsBool())
+		program, err := expression.Compile(expression.FromGovaluate(spec.Expr), env, expr.AsBool())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.expr: invalid expression %q: %w", field, spec.Expr, err))
 		}
@@ -88,6 +88,9 @@ func compileExpr(spec *v1alpha1.ExprFilter, field string) (*exprFilter, error) {
 func checkName(name string) error {
 	if !identifier.MatchString(name) {
 		return fmt.Errorf("%q is not a valid expression identifier (use letters, digits and _, not starting with a digit)", name)
+	}
+	if expression.IsReserved(name) {
+		return fmt.Errorf("%q is reserved: names starting with __zf_ are zeroflow's own", name)
 	}
 	tree, err := parser.Parse(expression.FromGovaluate(name))
 	if err == nil {
@@ -122,7 +125,9 @@ func (f *exprFilter) match(data []byte) (bool, error) {
 		// them with int literals: count > 3 works for 3.5.
 		env[p.Name] = v.Value()
 	}
-	out, err := expr.Run(f.program, env)
+	// The event's values are variables, never code; the budget keeps one
+	// expression from taking the sensor down, whatever the event holds.
+	out, err := expression.Run(f.program, env)
 	if err != nil {
 		return false, fmt.Errorf("%s: evaluate %q: %w", f.field, f.code, err)
 	}

@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/types"
+	"github.com/expr-lang/expr/vm"
 	"github.com/tidwall/gjson"
 )
 
@@ -106,16 +109,62 @@ func GJSONPath(p string) string {
 	return b.String()
 }
 
+// Compile compiles code for Run, with zeroflow's functions and its budget
+// (MaxLength, MaxNodes, metered builtins). env declares the variables, as
+// expr.Env does; more options may follow.
+func Compile(code string, env any, opts ...expr.Option) (*vm.Program, error) {
+	if err := checkLength(code); err != nil {
+		return nil, err
+	}
+	all := append([]expr.Option{expr.Env(withMeter(env))}, functions()...)
+	all = append(all, opts...)
+	return expr.Compile(code, append(all, budgetOptions()...)...)
+}
+
+// withMeter declares the meter next to the caller's variables, so that the
+// patched calls type-check.
+func withMeter(env any) any {
+	switch e := env.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(e)+1)
+		for k, v := range e {
+			out[k] = v
+		}
+		out[meterName] = newMeter()
+		return out
+	case types.Map:
+		out := make(types.Map, len(e)+1)
+		for k, v := range e {
+			out[k] = v
+		}
+		out[meterName] = types.Any
+		return out
+	case nil:
+		return map[string]any{meterName: newMeter()}
+	}
+	return env
+}
+
+// Run evaluates a program of Compile within MemoryBudget and TimeBudget.
+// env is not modified. An evaluation over budget returns an error that
+// wraps ErrBudget.
+func Run(program *vm.Program, env map[string]any) (any, error) {
+	own := make(map[string]any, len(env)+1)
+	for k, v := range env {
+		own[k] = v
+	}
+	return run(program, own)
+}
+
 // Eval evaluates code against env.
 func Eval(code string, env map[string]any) (any, error) {
-	opts := append([]expr.Option{expr.Env(env)}, functions()...)
-	program, err := expr.Compile(code, opts...)
+	program, err := Compile(code, env)
 	if err != nil {
-		return nil, fmt.Errorf("compile expression %q: %w", code, err)
+		return nil, fmt.Errorf("compile expression %q: %w", clip(code), err)
 	}
-	out, err := expr.Run(program, env)
+	out, err := Run(program, env)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate expression %q: %w", code, err)
+		return nil, fmt.Errorf("evaluate expression %q: %w", clip(code), err)
 	}
 	return out, nil
 }
@@ -128,7 +177,7 @@ func EvalBool(code string, env map[string]any) (bool, error) {
 	}
 	b, ok := out.(bool)
 	if !ok {
-		return false, fmt.Errorf("expression %q gave %v (%T), not a boolean", code, out, out)
+		return false, fmt.Errorf("expression %q gave %v (%T), not a boolean", clip(code), out, out)
 	}
 	return b, nil
 }
@@ -136,10 +185,27 @@ func EvalBool(code string, env map[string]any) (bool, error) {
 // Check reports syntax errors in code. Unknown variables are allowed: they
 // are only known when the expression runs.
 func Check(code string) error {
-	if _, err := expr.Compile(code, functions()...); err != nil {
+	if err := checkLength(code); err != nil {
+		return fmt.Errorf("invalid expression %q: %w", clip(code), err)
+	}
+	opts := append(functions(), budgetOptions()...)
+	if _, err := expr.Compile(code, opts...); err != nil {
 		return fmt.Errorf("invalid expression %q: %w", code, err)
 	}
 	return nil
+}
+
+// clip shortens code for a message, which may end up in a status.
+func clip(code string) string {
+	const max = 200
+	if len(code) <= max {
+		return code
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(code[cut]) {
+		cut--
+	}
+	return code[:cut] + "…"
 }
 
 // Render turns an expression result into text as Argo does: a string as is,
