@@ -2,6 +2,7 @@ package kubeapi
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,20 +16,31 @@ import (
 type etcdServer struct {
 	etcd      *embed.Etcd
 	clientURL string
+	// clientTLS is what a client needs to be let in: the CA and the API
+	// server's client certificate.
+	clientTLS *tls.Config
 }
 
 // startEtcd starts etcd on free loopback ports chosen up front. Port 0 is not
 // used because etcd advertises the configured URL, which must be the real one.
 // A port taken between choosing and binding is retried with fresh ports.
-func startEtcd(ctx context.Context, dataDir string, unsafeNoFsync bool) (*etcdServer, error) {
+//
+// Both ports serve TLS and require a client certificate signed by the dev
+// stack's CA: without one, any local user could read and write every object
+// (workflows with their parameters and results) behind the API server's back.
+func startEtcd(ctx context.Context, dataDir string, certs *pki, unsafeNoFsync bool) (*etcdServer, error) {
+	clientTLS, err := certs.clientTLS(pkiEtcdClient)
+	if err != nil {
+		return nil, err
+	}
 	var lastErr error
 	for range 5 {
 		ports, err := freePorts(2)
 		if err != nil {
 			return nil, err
 		}
-		client := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(ports[0]))}
-		peer := url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(ports[1]))}
+		client := url.URL{Scheme: "https", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(ports[0]))}
+		peer := url.URL{Scheme: "https", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(ports[1]))}
 
 		cfg := embed.NewConfig()
 		cfg.Name = "zeroflow"
@@ -38,6 +50,13 @@ func startEtcd(ctx context.Context, dataDir string, unsafeNoFsync bool) (*etcdSe
 		cfg.ListenPeerUrls = []url.URL{peer}
 		cfg.AdvertisePeerUrls = []url.URL{peer}
 		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+		cfg.ClientTLSInfo.CertFile = certs.certFile(pkiEtcdMember)
+		cfg.ClientTLSInfo.KeyFile = certs.keyFile(pkiEtcdMember)
+		cfg.ClientTLSInfo.TrustedCAFile = certs.caFile()
+		cfg.ClientTLSInfo.ClientCertAuth = true
+		// The peer port matters too: it takes raft messages and membership
+		// requests, so it is held to the same certificates.
+		cfg.PeerTLSInfo = cfg.ClientTLSInfo
 		// etcd reports its own shutdown as errors; real failures reach us through e.Err().
 		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 		cfg.UnsafeNoFsync = unsafeNoFsync
@@ -55,7 +74,7 @@ func startEtcd(ctx context.Context, dataDir string, unsafeNoFsync bool) (*etcdSe
 		}
 		select {
 		case <-e.Server.ReadyNotify():
-			return &etcdServer{etcd: e, clientURL: client.String()}, nil
+			return &etcdServer{etcd: e, clientURL: client.String(), clientTLS: clientTLS}, nil
 		case err := <-e.Err():
 			e.Close()
 			lastErr = err

@@ -35,6 +35,9 @@ var (
 // created right after a CRD is established wait on the server.
 var server *kubeapi.Server
 
+// dataDir is the shared server's data dir, where its keys are.
+var dataDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -51,7 +54,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	dataDir = filepath.Join(dir, "api")
 	server, err = kubeapi.Start(context.Background(), kubeapi.Options{
+		DataDir:        dataDir,
 		CRDs:           crds,
 		UnsafeNoFsync:  true,
 		KubeconfigPath: filepath.Join(dir, "kubeconfig"),
@@ -287,11 +292,12 @@ func TestKubeconfigReachesTheServer(t *testing.T) {
 	if info.Mode().Perm() != 0o600 {
 		t.Errorf("kubeconfig mode %v, want 0600: it holds the token", info.Mode().Perm())
 	}
-	// Without the token the server answers 403 to anonymous requests.
+	// Without the client certificate the server answers 401: anonymous
+	// requests are not authenticated at all.
 	anon := rest.AnonymousClientConfig(cfg)
 	_, err = dynamicClient(t, anon).Resource(templates).Namespace("default").List(ctx(t), metav1.ListOptions{})
-	if !apierrors.IsForbidden(err) {
-		t.Errorf("anonymous list: err = %v, want 403", err)
+	if !apierrors.IsUnauthorized(err) {
+		t.Errorf("anonymous list: err = %v, want 401", err)
 	}
 }
 
@@ -316,6 +322,20 @@ func TestDataSurvivesRestart(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("a given data dir must be kept: %v", err)
 	}
+	// A key that others could read is treated as leaked: the restart
+	// replaces the whole set, and etcd's data stays readable with the new one.
+	adminKey := filepath.Join(dir, "pki", "admin.key")
+	before, err := os.ReadFile(adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beforeCert, err := os.ReadFile(filepath.Join(dir, "pki", "admin.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(adminKey, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s2, err := kubeapi.Start(ctx(t), kubeapi.Options{DataDir: dir, CRDs: crds})
 	if err != nil {
 		t.Fatalf("restart on the same data dir: %v", err)
@@ -323,6 +343,22 @@ func TestDataSurvivesRestart(t *testing.T) {
 	defer s2.Stop()
 	if _, err := dynamicClient(t, s2.Config()).Resource(workflows).Namespace("default").Get(ctx(t), "durable", metav1.GetOptions{}); err != nil {
 		t.Fatalf("after restart: %v", err)
+	}
+	after, err := os.ReadFile(adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after) == string(before) {
+		t.Error("a key readable by others was used again")
+	}
+	if info, err := os.Stat(adminKey); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("regenerated admin key: %v %v, want mode 0600", info.Mode(), err)
+	}
+	// The old admin credentials are no longer accepted: the CA is new too.
+	old := s2.Config()
+	old.CertData, old.KeyData = beforeCert, before
+	if _, err := dynamicClient(t, old).Resource(workflows).Namespace("default").Get(ctx(t), "durable", metav1.GetOptions{}); !apierrors.IsUnauthorized(err) {
+		t.Errorf("the replaced admin credentials: err = %v, want 401", err)
 	}
 }
 

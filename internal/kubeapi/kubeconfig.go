@@ -13,7 +13,9 @@ import (
 const kubeconfigContext = "zeroflow-dev"
 
 // writeKubeconfig writes a kubeconfig that kubectl can use against cfg. The
-// file holds the server's bearer token, so it is written 0600.
+// file holds the admin client key, so it is written 0600, and into a
+// directory that others cannot write: there, another user could replace
+// the file (pointing kubectl at a server of theirs) or plant a link.
 func writeKubeconfig(path string, cfg *rest.Config) error {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters[kubeconfigContext] = &clientcmdapi.Cluster{
@@ -21,21 +23,34 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 		CertificateAuthorityData: cfg.CAData,
 		TLSServerName:            cfg.ServerName,
 	}
-	kc.AuthInfos[kubeconfigContext] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
+	kc.AuthInfos[kubeconfigContext] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: cfg.CertData,
+		ClientKeyData:         cfg.KeyData,
+		Token:                 cfg.BearerToken,
+	}
 	kc.Contexts[kubeconfigContext] = &clientcmdapi.Context{
 		Cluster:   kubeconfigContext,
 		AuthInfo:  kubeconfigContext,
 		Namespace: "default",
 	}
 	kc.CurrentContext = kubeconfigContext
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	data, err := clientcmd.Write(*kc)
+	if err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	info, err := os.Stat(dir)
+	if err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	if info.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("write kubeconfig %s: directory %s is writable by every user (mode %v); choose a private directory", path, dir, info.Mode().Perm())
+	}
+	if err := writePrivate(path, data); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil
 }

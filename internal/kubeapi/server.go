@@ -21,28 +21,33 @@ import (
 	"path/filepath"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	noopoteltrace "go.opentelemetry.io/otel/trace/noop"
 	extensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
 	listers "k8s.io/apiextensions-apiserver/pkg/client/listers/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
 	generatedopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
+	"k8s.io/apiserver/pkg/apis/apiserver"
+	"k8s.io/apiserver/pkg/authentication/authenticatorfactory"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/apiserver/pkg/util/openapi"
 	"k8s.io/apiserver/pkg/util/webhook"
 	"k8s.io/client-go/rest"
 	basecompatibility "k8s.io/component-base/compatibility"
-	netutils "k8s.io/utils/net"
 )
 
 // Options configures Start.
 type Options struct {
-	// DataDir holds etcd's data and the serving certificates. Empty means a
-	// temporary directory that Stop removes.
+	// DataDir holds etcd's data and the stack's certificates and keys; it is
+	// made 0700. Empty means a temporary directory that Stop removes.
 	DataDir string
-	// KubeconfigPath, when set, receives a kubeconfig for kubectl.
+	// KubeconfigPath, when set, receives a kubeconfig for kubectl, written
+	// 0600: it holds the client key. Its directory must not be writable by
+	// others.
 	KubeconfigPath string
 	// CRDs are installed and waited for before Start returns.
 	CRDs [][]byte
@@ -59,6 +64,7 @@ type Server struct {
 	dataDir        string
 	removeDataDir  bool
 
+	certs  *pki
 	etcd   *etcdServer
 	cancel context.CancelFunc
 	done   chan error
@@ -85,12 +91,27 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 			s.Stop()
 		}
 	}()
-
-	if s.etcd, err = startEtcd(ctx, filepath.Join(s.dataDir, "etcd"), opts.UnsafeNoFsync); err != nil {
+	// etcd's data and the keys are the stack's alone; MkdirAll keeps the
+	// mode of a directory that already exists, so set it.
+	if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create api server data dir: %w", err)
+	}
+	if err := os.Chmod(s.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("restrict api server data dir: %w", err)
+	}
+	// Earlier versions kept a self-signed serving key here; it is not used any more.
+	if err := os.RemoveAll(filepath.Join(s.dataDir, "certs")); err != nil {
+		return nil, fmt.Errorf("remove old serving certificates: %w", err)
+	}
+	if s.certs, err = loadOrCreatePKI(filepath.Join(s.dataDir, "pki"), time.Now(), logger); err != nil {
 		return nil, err
 	}
 
-	server, err := newAPIServer(s.etcd.clientURL, filepath.Join(s.dataDir, "certs"))
+	if s.etcd, err = startEtcd(ctx, filepath.Join(s.dataDir, "etcd"), s.certs, opts.UnsafeNoFsync); err != nil {
+		return nil, err
+	}
+
+	server, err := newAPIServer(s.etcd.clientURL, s.certs)
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +123,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		close(s.done)
 	}()
 
-	s.config = rest.CopyConfig(server.GenericAPIServer.LoopbackClientConfig)
-	// The loopback client is the only user; client-side throttling only slows tests.
-	s.config.QPS = -1
+	// Not the server's LoopbackClientConfig: its token is the server's own
+	// identity, for the server alone. Clients use the admin certificate.
+	s.config = adminConfig("https://"+server.GenericAPIServer.SecureServingInfo.Listener.Addr().String(), s.certs)
 	if err := s.waitHealthy(ctx); err != nil {
 		return nil, err
 	}
@@ -122,11 +143,37 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	return s, nil
 }
 
+// adminConfig is a client config for host with the admin certificate.
+func adminConfig(host string, certs *pki) *rest.Config {
+	return &rest.Config{
+		Host: host,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData:   certs.caPEM,
+			CertData: certs.certPEM[pkiAdmin],
+			KeyData:  certs.keyPEM[pkiAdmin],
+		},
+		// The stack's own components are the only users; client-side
+		// throttling only slows tests.
+		QPS: -1,
+	}
+}
+
 // Config returns a client config with full rights on the server.
 func (s *Server) Config() *rest.Config { return rest.CopyConfig(s.config) }
 
-// EtcdURL is the client URL of the embedded etcd, for benchmarks that
-// compare the API server with a raw etcd write.
+// EtcdClientConfig is a client config for the embedded etcd, with the
+// client certificate it requires, for benchmarks that compare the API server
+// with a raw etcd write and for tests of etcd's access control.
+func (s *Server) EtcdClientConfig() clientv3.Config {
+	return clientv3.Config{
+		Endpoints:   []string{s.etcd.clientURL},
+		TLS:         s.etcd.clientTLS.Clone(),
+		DialTimeout: 5 * time.Second,
+	}
+}
+
+// EtcdURL is the client URL of the embedded etcd. It serves only clients
+// with the certificate in EtcdClientConfig.
 func (s *Server) EtcdURL() string { return s.etcd.clientURL }
 
 // KubeconfigPath is where the kubeconfig was written, or "".
@@ -156,7 +203,7 @@ func (s *Server) Stop() error {
 	return errors.Join(errs...)
 }
 
-func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceDefinitions, error) {
+func newAPIServer(etcdURL string, certs *pki) (*extensionsapiserver.CustomResourceDefinitions, error) {
 	o := options.NewCustomResourceDefinitionsServerOptions(io.Discard, io.Discard)
 
 	// A registry of our own, so that several servers can run in one process
@@ -178,14 +225,27 @@ func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceD
 	}
 	o.RecommendedOptions.SecureServing.Listener = listener
 	o.RecommendedOptions.SecureServing.BindPort = listener.Addr().(*net.TCPAddr).Port
-	o.RecommendedOptions.SecureServing.ServerCert.CertDirectory = certDir
-	o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{etcdURL}
+	serving, err := dynamiccertificates.NewStaticCertKeyContent("zeroflow dev serving certificate", certs.certPEM[pkiAPIServing], certs.keyPEM[pkiAPIServing])
+	if err != nil {
+		return nil, fmt.Errorf("load api server serving certificate: %w", err)
+	}
+	o.RecommendedOptions.SecureServing.ServerCert.CertDirectory = ""
+	o.RecommendedOptions.SecureServing.ServerCert.PairName = ""
+	o.RecommendedOptions.SecureServing.ServerCert.GeneratedCert = serving
+	etcd := &o.RecommendedOptions.Etcd.StorageConfig.Transport
+	etcd.ServerList = []string{etcdURL}
+	etcd.CertFile, etcd.KeyFile, etcd.TrustedCAFile = certs.certFile(pkiEtcdClient), certs.keyFile(pkiEtcdClient), certs.caFile()
 
-	// There is no kube-apiserver to delegate to. Authentication accepts the
-	// loopback token (group system:masters) and authorization allows only that
-	// group, so the server is closed to anyone without the kubeconfig.
-	o.RecommendedOptions.Authentication.RemoteKubeConfigFileOptional = true
-	o.RecommendedOptions.Authentication.SkipInClusterLookup = true
+	// There is no kube-apiserver to delegate to, and delegated authentication
+	// always lets anonymous requests through (to be refused later, with a 403
+	// that still tells a stranger the server is there and what it serves at
+	// the always-allowed paths). Authentication is set up below instead:
+	// client certificates of the stack's CA only, anonymous off.
+	o.RecommendedOptions.Authentication = nil
+	// Authorization is all or nothing, there is no RBAC in dev: the
+	// delegating authorizer without a kubeconfig allows the group
+	// system:masters (the kubeconfig's user, and the server's own loopback
+	// token) everything, and denies the rest.
 	o.RecommendedOptions.Authorization.RemoteKubeConfigFileOptional = true
 	// These need the core API, which this server does not have.
 	o.RecommendedOptions.CoreAPI = nil
@@ -198,9 +258,6 @@ func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceD
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("validate api server options: %w", err)
 	}
-	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
-		return nil, fmt.Errorf("create self-signed certificates: %w", err)
-	}
 
 	serverConfig := genericapiserver.NewRecommendedConfig(extensionsapiserver.Codecs)
 	if err := o.ServerRunOptions.ApplyTo(&serverConfig.Config); err != nil {
@@ -208,6 +265,9 @@ func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceD
 	}
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, fmt.Errorf("apply recommended options: %w", err)
+	}
+	if err := authenticateClientCerts(serverConfig, certs.caPEM); err != nil {
+		return nil, err
 	}
 	if err := o.APIEnablement.ApplyTo(&serverConfig.Config, extensionsapiserver.DefaultAPIResourceConfigSource(), extensionsapiserver.Scheme); err != nil {
 		return nil, fmt.Errorf("apply api enablement: %w", err)
@@ -237,6 +297,29 @@ func newAPIServer(etcdURL, certDir string) (*extensionsapiserver.CustomResourceD
 	}
 	crdLister = server.Informers.Apiextensions().V1().CustomResourceDefinitions().Lister()
 	return server, nil
+}
+
+// authenticateClientCerts makes the server accept only client certificates
+// signed by the stack's CA; a request without one gets 401. (The server's
+// loopback token is added to this by the generic server itself.)
+func authenticateClientCerts(c *genericapiserver.RecommendedConfig, caPEM []byte) error {
+	ca, err := dynamiccertificates.NewStaticCAContent("zeroflow dev ca", caPEM)
+	if err != nil {
+		return fmt.Errorf("load client ca: %w", err)
+	}
+	// Asks TLS clients for a certificate; the authenticator verifies it.
+	if err := c.Authentication.ApplyClientCert(ca, c.SecureServing); err != nil {
+		return fmt.Errorf("request client certificates: %w", err)
+	}
+	authn, _, err := authenticatorfactory.DelegatingAuthenticatorConfig{
+		Anonymous:                          &apiserver.AnonymousAuthConfig{Enabled: false},
+		ClientCertificateCAContentProvider: ca,
+	}.New()
+	if err != nil {
+		return fmt.Errorf("client certificate authenticator: %w", err)
+	}
+	c.Authentication.Authenticator = authn
+	return nil
 }
 
 func (s *Server) waitHealthy(ctx context.Context) error {
