@@ -12,6 +12,15 @@ import (
 // Requests that `zeroflow resume` and `zeroflow retry` write on a workflow.
 // The controller acts on them (it is the only writer of the status) and
 // removes them; a request that cannot apply is removed with a log line.
+//
+// Every request the controller acts on comes through the Kubernetes API,
+// never as an event: resume and retry are these annotations, suspend, stop
+// and terminate are spec.suspend and spec.shutdown (what `zeroflow stop`
+// and a sensor's workflow trigger patch). Whoever may update the Workflow
+// may ask, so RBAC on workflows is the proof, and the controller needs no
+// token for them. The events it takes are a submit (checked against its
+// sender's namespace), a step.result (checked against its dispatch's
+// token) and ticks, which only make it look at the time again.
 const (
 	// AnnotationResume asks to resume suspend nodes; its value is a
 	// ResumeRequest in JSON.

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -65,6 +66,30 @@ type Config struct {
 // NamespacePair allows senders in From to submit workflows to To; "*" in
 // either is any namespace.
 type NamespacePair struct{ From, To string }
+
+// ParseNamespacePairs reads the values of --allow-cross-namespace: "*"
+// (any sender, any namespace) or FROM=TO, either side "*".
+func ParseNamespacePairs(values []string) ([]NamespacePair, error) {
+	var out []NamespacePair
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			if item == "*" {
+				out = append(out, NamespacePair{From: "*", To: "*"})
+				continue
+			}
+			from, to, ok := strings.Cut(item, "=")
+			if !ok || from == "" || to == "" {
+				return nil, fmt.Errorf("cross-namespace pair %q: want FROM=TO (a namespace or *), or * for any", item)
+			}
+			out = append(out, NamespacePair{From: from, To: to})
+		}
+	}
+	return out, nil
+}
 
 // allows reports whether the pair lets a sender in from submit to to.
 func (p NamespacePair) allows(from, to string) bool {

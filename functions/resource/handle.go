@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,13 @@ type Options struct {
 	// PollInterval is how often conditions are checked; default 1s.
 	PollInterval time.Duration
 	Artifacts    sdk.ArtifactStore
+	// AllowNamespaces widens where a step may act, a cluster admin's
+	// choice: by default only in its workflow's namespace, and never on
+	// a cluster-scoped object, whatever the function's RBAC would allow
+	// (it serves every namespace, so RBAC alone would let a workflow of
+	// one namespace act in all). Listed namespaces are allowed to every
+	// workflow; "*" allows any namespace and cluster-scoped objects.
+	AllowNamespaces []string
 }
 
 // New returns the resource function.
@@ -68,6 +76,9 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 			obj.SetNamespace(in.Namespace)
 		}
 		rc = opts.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+	}
+	if err := opts.allowed(in.Namespace, gvk.Kind, obj, mapping.Scope.Name() == meta.RESTScopeNameNamespace); err != nil {
+		return sdk.StepOutput{}, fmt.Errorf("resource template %s: %w", in.Template.Name, err)
 	}
 	if t.SetOwnerReference {
 		obj.SetOwnerReferences(append(obj.GetOwnerReferences(), metav1.OwnerReference{
@@ -118,6 +129,23 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		}
 	}
 	return outputs(in.Template, out)
+}
+
+// allowed says why a step of a workflow in ns may not act on obj, or nil.
+func (o Options) allowed(ns, kind string, obj *unstructured.Unstructured, namespaced bool) error {
+	if slices.Contains(o.AllowNamespaces, "*") {
+		return nil
+	}
+	if ns == "" {
+		return fmt.Errorf("the step.run names no namespace for its workflow, so %s %s cannot be checked against it", kind, obj.GetName())
+	}
+	if !namespaced {
+		return fmt.Errorf("%s %s is cluster-scoped: a workflow acts only in its own namespace %q (a cluster admin can allow it with the resource function's --allow-namespaces='*')", kind, obj.GetName(), ns)
+	}
+	if target := obj.GetNamespace(); target != ns && !slices.Contains(o.AllowNamespaces, target) {
+		return fmt.Errorf("%s %s is in namespace %q: a workflow acts only in its own namespace %q (a cluster admin can allow it with the resource function's --allow-namespaces=%s)", kind, obj.GetName(), target, ns, target)
+	}
+	return nil
 }
 
 // wait polls the object until successCondition or failureCondition holds.

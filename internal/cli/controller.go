@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,8 @@ func newControllerCommand() *cobra.Command {
 		addr, sink, metricsAddr string
 		watchNamespace          string
 		resync, redispatchAfter time.Duration
+		tokenKeyFile            string
+		crossNamespace          []string
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -55,6 +58,14 @@ stops on SIGTERM after draining.`,
 			if err != nil {
 				return err
 			}
+			tokenKey, err := controllerTokenKey(tokenKeyFile)
+			if err != nil {
+				return err
+			}
+			pairs, err := controller.ParseNamespacePairs(crossNamespace)
+			if err != nil {
+				return fmt.Errorf("--allow-cross-namespace: %w", err)
+			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -66,6 +77,8 @@ stops on SIGTERM after draining.`,
 				Logger:          logger,
 				ResyncPeriod:    resync,
 				RedispatchAfter: redispatchAfter,
+				TokenKey:        tokenKey,
+				CrossNamespace:  pairs,
 			})
 			if err != nil {
 				return err
@@ -110,5 +123,32 @@ stops on SIGTERM after draining.`,
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics here (e.g. :9090; default: not served)")
 	cmd.Flags().DurationVar(&resync, "resync", 10*time.Second, "how often to look at every unfinished workflow")
 	cmd.Flags().DurationVar(&redispatchAfter, "redispatch-after", 30*time.Second, "send a step again when its result is this late")
+	cmd.Flags().StringVar(&tokenKeyFile, "token-key-file", os.Getenv(envTokenKeyFile), "the key that signs each step's token (at least 16 bytes, e.g. a mounted Secret); every replica needs the same one (default $"+envTokenKeyFile+", else the key in $"+envTokenKey+", else a random key for this process)")
+	cmd.Flags().StringSliceVar(&crossNamespace, "allow-cross-namespace", nil, "a cluster-admin choice: let workflow.submit senders of namespace FROM start workflows in TO (FROM=TO, either *, or * for any); by default a sender may start workflows in its own namespace only")
 	return cmd
+}
+
+// Where the controller's step-token key comes from when no flag names it.
+const (
+	envTokenKeyFile = "ZEROFLOW_TOKEN_KEY_FILE"
+	envTokenKey     = "ZEROFLOW_TOKEN_KEY"
+)
+
+// controllerTokenKey is the step-token key: from the file, else the
+// environment, else nil (the controller makes a random one).
+func controllerTokenKey(file string) ([]byte, error) {
+	if file != "" {
+		key, err := controller.ReadTokenKey(file)
+		if err != nil {
+			return nil, fmt.Errorf("--token-key-file: %w", err)
+		}
+		return key, nil
+	}
+	if v := strings.TrimSpace(os.Getenv(envTokenKey)); v != "" {
+		if len(v) < 16 {
+			return nil, fmt.Errorf("$%s: %d bytes, want at least 16", envTokenKey, len(v))
+		}
+		return []byte(v), nil
+	}
+	return nil, nil
 }
