@@ -7,6 +7,8 @@
 package apiserversource
 
 import (
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,8 +27,9 @@ import (
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 )
 
-// Publish hands an event to the broker namespace/name.
-type Publish func(ctx context.Context, namespace, broker string, ev event.Event) error
+// Publish hands an event to the broker namespace/name, as sent by sender
+// (the ApiServerSource's OIDC identity, as Knative's adapter sends with it).
+type Publish func(ctx context.Context, sender, namespace, broker string, ev event.Event) error
 
 // The event types of Resource mode (Knative's).
 const (
@@ -132,7 +135,7 @@ func Run(ctx context.Context, sources []sourcesv1.ApiServerSource, client dynami
 			}
 			ev, err := Event(w.src, apiServer, typ, u, w.gvr.Resource)
 			if err == nil {
-				err = publish(ctx, w.brokerNS, w.broker, ev)
+				err = publish(ctx, identity.ResourceSubject(sourcesv1.SchemeGroupVersion.WithKind("ApiServerSource"), w.src.Namespace, w.src.Name), w.brokerNS, w.broker, ev)
 			}
 			if err != nil {
 				logger.ErrorContext(ctx, "apiserversource event not sent", "source", w.src.Namespace+"/"+w.src.Name, "object", u.GetName(), "error", err)

@@ -174,10 +174,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	skipped = append(skipped, notRun...)
 	reg := prometheus.NewRegistry()
+	ids, err := newIdentities(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	fns, err := planFunctions(objs, host, sec, opts.Scaling, reg, logger)
 	if err != nil {
 		return nil, err
 	}
+	fns.ids = ids
 	var brokerRefs []string
 	for _, b := range routing.Brokers {
 		brokerRefs = append(brokerRefs, b.Namespace+"/"+b.Name)
@@ -203,6 +208,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	routing.Triggers = append(routing.Triggers, fns.triggers...)
+	ids.plan(routing.Triggers, routing.Brokers, fns.addrs)
+	if opts.ControllerURL != "" {
+		// A controller of its own process gets its identity as a pod
+		// would: from the environment this file lists.
+		if err := ids.writeProcessEnv(ctx, "controller.env", DefaultNamespace, render.ControllerService, render.ControllerServiceAccount, "default"); err != nil {
+			fns.closeListeners()
+			return nil, err
+		}
+	}
 	crds, err := manifests.CRDs()
 	if err != nil {
 		return nil, err
@@ -222,7 +236,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if brokerAddr == "" {
 		brokerAddr = "127.0.0.1:8080"
 	}
-	if s.Broker, err = broker.Start(ctx, broker.Options{DataDir: filepath.Join(opts.DataDir, "broker"), Addr: brokerAddr, Logger: logger, Registerer: reg, Resolve: fns.resolve}); err != nil {
+	if s.Broker, err = broker.Start(ctx, broker.Options{DataDir: filepath.Join(opts.DataDir, "broker"), Addr: brokerAddr, Logger: logger, Registerer: reg, Resolve: fns.resolve, Identity: ids.brokerIdentity()}); err != nil {
 		return nil, err
 	}
 	if err := s.Broker.Apply(ctx, routing); err != nil {
@@ -256,8 +270,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev stack discovery client: %w", err)
 	}
+	controllerSubject := sdk.ServiceAccountSubject(DefaultNamespace, render.ControllerServiceAccount)
 	env := &runEnv{api: api, broker: s.Broker, publish: func(ctx context.Context, ev event.Event) error {
-		return s.Broker.Publish(ctx, DefaultNamespace, "default", ev)
+		return s.Broker.PublishAs(ctx, controllerSubject, DefaultNamespace, "default", ev)
 	}, dynamic: client, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
 	if err := fns.start(fctx, env); err != nil {
 		return nil, fmt.Errorf("start functions: %w", err)

@@ -64,6 +64,10 @@ type functions struct {
 	// pending are the functions to start once the broker and API run.
 	pending []func(ctx context.Context, env *runEnv) error
 
+	// ids gives each function its identity (sender identity is always on
+	// in the dev stack).
+	ids *identities
+
 	listeners []net.Listener
 	runners   []*funcrunner.Runner
 	mu        sync.Mutex
@@ -265,23 +269,24 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 			return err
 		}
 		sink := env.broker.Address(s.Namespace, s.Spec.BrokerName())
-		f.runHandler(ctx, render.SensorFilterName(s), fl, fn, sink, scale{})
+		f.runHandler(ctx, s.Namespace, render.SensorFilterName(s), render.FilterServiceAccount, s.Spec.BrokerName(), fl, fn, sink, scale{})
 		// Each instance is a sensor of its own, as each pod would be: its
 		// state is in the Sensor's status, not in the instance.
 		name := render.SensorFunctionName(s)
+		auth, token := f.ids.serveOptions(s.Namespace, name, render.SensorServiceAccount, s.Spec.BrokerName())
 		f.run(ctx, name, sl, funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
 			sn, err := sensor.New(ictx, sensor.Config{
 				Sensor:  s,
 				Dynamic: env.dynamic,
 				Mapper:  env.mapper,
-				Send:    sdk.NewSender(sink).Send,
+				Send:    sdk.NewSender(sink).WithToken(token).Send,
 				Secrets: f.secrets,
 				Logger:  f.logger,
 			})
 			if err != nil {
 				return err
 			}
-			return sdk.Serve(ictx, sn, sdk.Options{Listener: l, Sink: sink, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+			return sdk.Serve(ictx, sn, sdk.Options{Listener: l, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
 		}), scale{})
 		return nil
 	})
@@ -298,7 +303,7 @@ func (f *functions) planSources() {
 			f.wg.Add(1)
 			go func() {
 				defer f.wg.Done()
-				if err := pingsource.Run(ctx, pings, env.broker.Publish, f.logger.With("component", "pingsource")); err != nil {
+				if err := pingsource.Run(ctx, pings, env.broker.PublishAs, f.logger.With("component", "pingsource")); err != nil {
 					f.errs <- fmt.Errorf("pingsources: %w", err)
 				}
 			}()
@@ -310,7 +315,7 @@ func (f *functions) planSources() {
 			f.wg.Add(1)
 			go func() {
 				defer f.wg.Done()
-				if err := apiserversource.Run(ctx, apiSources, env.dynamic, env.mapper, env.api.Config().Host, env.broker.Publish, f.logger.With("component", "apiserversource")); err != nil {
+				if err := apiserversource.Run(ctx, apiSources, env.dynamic, env.mapper, env.api.Config().Host, env.broker.PublishAs, f.logger.With("component", "apiserversource")); err != nil {
 					f.errs <- fmt.Errorf("apiserversources: %w", err)
 				}
 			}()
@@ -319,10 +324,12 @@ func (f *functions) planSources() {
 	}
 }
 
-// runHandler runs a CloudEvents handler as a scale-to-zero function on l.
-func (f *functions) runHandler(ctx context.Context, name string, l net.Listener, h sdk.Handler, sink string, sc scale) {
+// runHandler runs a CloudEvents handler as a scale-to-zero function
+// namespace/name on l, acting as serviceAccount towards broker brokerName.
+func (f *functions) runHandler(ctx context.Context, namespace, name, serviceAccount, brokerName string, l net.Listener, h sdk.Handler, sink string, sc scale) {
+	auth, token := f.ids.serveOptions(namespace, name, serviceAccount, brokerName)
 	f.run(ctx, name, l, funcrunner.InProcess(func(ictx context.Context, il net.Listener) error {
-		return sdk.Serve(ictx, h, sdk.Options{Listener: il, Sink: sink, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+		return sdk.Serve(ictx, h, sdk.Options{Listener: il, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
 	}), sc)
 }
 

@@ -178,7 +178,8 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			if err := sdk.Serve(ctx, c, sdk.Options{Listener: cl, Sink: sink, Logger: f.logger.With("component", "controller"), DrainTimeout: 10 * time.Second}); err != nil {
+			auth, token := f.ids.serveOptions(DefaultNamespace, render.ControllerService, render.ControllerServiceAccount, "default")
+			if err := sdk.Serve(ctx, c, sdk.Options{Listener: cl, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("component", "controller"), DrainTimeout: 10 * time.Second}); err != nil {
 				f.errs <- fmt.Errorf("controller: %w", err)
 			}
 		}()
@@ -204,11 +205,16 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				return fmt.Errorf("no built-in function %q", b.name)
 			}
 			step := b.name != render.ArchiveFunction && b.name != render.DeadLetterFunction
-			f.runHandler(ctx, render.BuiltinService(b.name), b.l, h, sink, scale{step: step})
+			f.runHandler(ctx, DefaultNamespace, render.BuiltinService(b.name), render.BuiltinService(b.name), "default", b.l, h, sink, scale{step: step})
 		}
 		for _, u := range users {
 			target, minScale, maxScale := scalingOf(u.svc.svc)
-			env := []string{"K_SINK=" + sink, sdk.EnvArtifacts + "=" + rt.artifacts, "K_SERVICE=" + u.svc.svc.Name}
+			ns := namespaceOr(u.svc.svc.Namespace)
+			idEnv, err := f.ids.processEnv(ctx, ns, u.svc.svc.Name, serviceAccountOf(u.svc.svc), "default")
+			if err != nil {
+				return err
+			}
+			env := append([]string{"K_SINK=" + sink, sdk.EnvArtifacts + "=" + rt.artifacts, "K_SERVICE=" + u.svc.svc.Name}, idEnv...)
 			for _, c := range u.svc.svc.Spec.Template.Spec.Containers {
 				for _, e := range c.Env {
 					env = append(env, e.Name+"="+e.Value)

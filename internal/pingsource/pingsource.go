@@ -5,6 +5,8 @@
 package pingsource
 
 import (
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
+
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -20,8 +22,9 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 )
 
-// Publish hands an event to the broker namespace/name.
-type Publish func(ctx context.Context, namespace, broker string, ev event.Event) error
+// Publish hands an event to the broker namespace/name, as sent by sender
+// (the PingSource's OIDC identity, as Knative's adapter sends with it).
+type Publish func(ctx context.Context, sender, namespace, broker string, ev event.Event) error
 
 // Source returns the CloudEvent source Knative gives a PingSource's events.
 func Source(src *sourcesv1.PingSource) string {
@@ -87,7 +90,7 @@ func Run(ctx context.Context, sources []sourcesv1.PingSource, publish Publish, l
 		if _, err := c.AddFunc(src.Spec.Schedule, func() {
 			ev, err := Event(src, time.Now().Truncate(time.Second))
 			if err == nil {
-				err = publish(ctx, ns, ref.Name, ev)
+				err = publish(ctx, identity.ResourceSubject(sourcesv1.SchemeGroupVersion.WithKind("PingSource"), src.Namespace, src.Name), ns, ref.Name, ev)
 			}
 			if err != nil {
 				logger.ErrorContext(ctx, "pingsource firing failed", "pingsource", src.Namespace+"/"+src.Name, "error", err)

@@ -53,7 +53,10 @@ func TestRunFiresOnScheduleIntoTheSinkBroker(t *testing.T) {
 	)
 	done := make(chan error, 1)
 	go func() {
-		done <- pingsource.Run(ctx, []sourcesv1.PingSource{source("* * * * * *")}, func(_ context.Context, ns, broker string, ev event.Event) error {
+		done <- pingsource.Run(ctx, []sourcesv1.PingSource{source("* * * * * *")}, func(_ context.Context, sender, ns, broker string, ev event.Event) error {
+			if !strings.HasSuffix(sender, "-oidc-sources.knative.dev-pingsource") {
+				t.Errorf("sender %q is not the PingSource's OIDC identity", sender)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, ns+"/"+broker+" "+ev.Extensions()["zfcronworkflow"].(string))
