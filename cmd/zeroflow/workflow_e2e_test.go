@@ -288,6 +288,13 @@ func TestWorkflowABurstEndToEnd(t *testing.T) {
 		startController := func() *exec.Cmd {
 			cmd := exec.Command(bin, "controller", "--kubeconfig", filepath.Join(d.dataDir, "kubeconfig"), "--sink", d.brokerURL, "--addr", "127.0.0.1:"+port, "--resync", "2s", "--redispatch-after", "10s")
 			cmd.Stdout, cmd.Stderr = d.log, d.log
+			// Its identity, as the dev stack lists it for a controller of
+			// its own process (a pod gets the same from render).
+			idEnv, err := os.ReadFile(filepath.Join(d.dataDir, "identity", "controller.env"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Env = append(os.Environ(), strings.Fields(string(idEnv))...)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
