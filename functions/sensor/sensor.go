@@ -46,6 +46,12 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// AllowNamespaces widens where the sensor's k8s and workflow
+	// triggers may act, a cluster admin's choice (never the Sensor's
+	// own spec): by default only in the sensor's namespace, and never on
+	// a cluster-scoped object. "*" allows any namespace and
+	// cluster-scoped objects.
+	AllowNamespaces []string
 }
 
 // Sensor runs one Sensor.
@@ -98,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	s := &Sensor{
 		spec:         sn,
 		byDependency: map[string][]*compiledTrigger{},
-		env:          &trigger.Env{Sensor: sn, Dynamic: cfg.Dynamic, Mapper: cfg.Mapper, Send: cfg.Send, Secrets: cfg.Secrets, HTTP: cfg.HTTP, Logger: log},
+		env:          &trigger.Env{Sensor: sn, Dynamic: cfg.Dynamic, Mapper: cfg.Mapper, Send: cfg.Send, Secrets: cfg.Secrets, HTTP: cfg.HTTP, Logger: log, AllowNamespaces: cfg.AllowNamespaces},
 		now:          cfg.Now,
 		log:          log,
 		recent:       newRecentEvents(4096),

@@ -163,10 +163,16 @@ func (r *k8sRunner) resource(obj *unstructured.Unstructured) (dynamic.ResourceIn
 		}
 	}
 	if mapping.Scope.Name() == meta.RESTScopeNameRoot {
+		if err := r.env.checkNamespace(r.name, obj.GetKind()+" "+objectRef(obj), "", false); err != nil {
+			return nil, err
+		}
 		return r.env.Dynamic.Resource(mapping.Resource), nil
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(r.env.Sensor.Namespace)
+	}
+	if err := r.env.checkNamespace(r.name, obj.GetKind()+" "+objectRef(obj), obj.GetNamespace(), true); err != nil {
+		return nil, err
 	}
 	return r.env.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
 }

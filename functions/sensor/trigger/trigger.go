@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -38,6 +39,29 @@ type Env struct {
 	// HTTP makes the requests of http, slack and cloudEvent triggers.
 	HTTP   *http.Client
 	Logger *slog.Logger
+	// AllowNamespaces are the namespaces other than the sensor's that
+	// k8s and workflow triggers may act in ("*": any, and cluster-scoped
+	// objects).
+	AllowNamespaces []string
+}
+
+// checkNamespace says why a trigger may not act on an object in ns (""
+// and namespaced false: a cluster-scoped one), or nil. The sensor's
+// ServiceAccount may be bound widely, and the Sensor's author need not be
+// trusted with all of it: a trigger stays in the sensor's namespace unless
+// a cluster admin widened it in the sensor function's config.
+func (e *Env) checkNamespace(trigger, ref, ns string, namespaced bool) error {
+	if slices.Contains(e.AllowNamespaces, "*") {
+		return nil
+	}
+	own := e.Sensor.Namespace
+	if !namespaced {
+		return Permanent(fmt.Errorf("trigger %s: %s is cluster-scoped: a sensor acts only in its own namespace %q (a cluster admin can allow it with the sensor function's --allow-namespaces='*')", trigger, ref, own))
+	}
+	if ns != own && !slices.Contains(e.AllowNamespaces, ns) {
+		return Permanent(fmt.Errorf("trigger %s: %s is in namespace %q: a sensor acts only in its own namespace %q (a cluster admin can allow it with the sensor function's --allow-namespaces=%s)", trigger, ref, ns, own, ns))
+	}
+	return nil
 }
 
 // Firing is one firing of a trigger: the events that satisfied its

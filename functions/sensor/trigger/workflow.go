@@ -120,6 +120,9 @@ func (r *workflowRunner) submit(ctx context.Context, f Firing, doc []byte) error
 		wf.Name = WorkflowName(wf.GenerateName, sensor, r.name, f.Key)
 		wf.GenerateName = ""
 	}
+	if err := r.env.checkNamespace(r.name, "workflow "+wf.Namespace+"/"+wf.Name, wf.Namespace, true); err != nil {
+		return err
+	}
 	if wf.Labels == nil {
 		wf.Labels = map[string]string{}
 	}
@@ -158,6 +161,9 @@ func (r *workflowRunner) control(ctx context.Context, doc []byte) error {
 	ns := u.GetNamespace()
 	if ns == "" {
 		ns = r.env.Sensor.Namespace
+	}
+	if err := r.env.checkNamespace(r.name, "workflow "+ns+"/"+u.GetName(), ns, true); err != nil {
+		return err
 	}
 	var spec map[string]any
 	switch r.spec.Operation {
