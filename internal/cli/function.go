@@ -161,6 +161,9 @@ func newWebhookFunctionCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := w.Check(ctx); err != nil {
+				return err
+			}
 			return sdk.ServeHTTP(ctx, w.Handler(), sdk.Options{Addr: f.addr, Sink: f.sink, Logger: logger})
 		},
 	}

@@ -224,6 +224,11 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource) error {
 		if err != nil {
 			return err
 		}
+		// A missing or empty authSecret stops the stack rather than serve
+		// a webhook that an empty token opens.
+		if err := w.Check(ctx); err != nil {
+			return err
+		}
 		// One function, as on a cluster (render.EventSource), listening on
 		// each of the webhooks' ports, since there is no ingress here to
 		// route by host.
