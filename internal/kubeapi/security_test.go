@@ -105,10 +105,27 @@ func TestAPIServerRefusesRequestsWithoutTheStacksCredentials(t *testing.T) {
 			}
 		}
 	}
+	// Authenticated is not enough: without RBAC, only system:masters may act.
+	// The API server's etcd client certificate is of the right CA but not
+	// in that group.
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dataDir, "pki", "apiserver-etcd-client.crt"), filepath.Join(dataDir, "pki", "apiserver-etcd-client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: serverCAs(t), Certificates: []tls.Certificate{pair}}}}
+	resp, err := other.Get(host + paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a user of the CA outside system:masters: status %d, want 403", resp.StatusCode)
+	}
+
 	// A write without credentials is refused and does nothing.
 	anon := clients["no certificate"]
 	req, _ := http.NewRequestWithContext(ctx(t), http.MethodDelete, host+"/apis/zeroflow.dev/v1alpha1/namespaces/default/workflows/secret-run", nil)
-	resp, err := anon.Do(req)
+	resp, err = anon.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
