@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"strconv"
 	"strings"
@@ -37,6 +38,12 @@ type workflowRuntime struct {
 	// hosts maps each Service's cluster host names to its local address.
 	hosts map[string]string
 }
+
+// TokenKeyFile names the controller's step-token key in the stack's
+// identity directory (0700, in the data directory): made once, 0600, so
+// that a restarted stack accepts the results of steps it dispatched
+// before.
+const TokenKeyFile = "controller-token.key"
 
 // Knative's autoscaling annotations that `zeroflow dev` honours.
 const (
@@ -153,7 +160,14 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		if err != nil {
 			return err
 		}
+		var tokenKey []byte
+		if f.ids != nil {
+			if tokenKey, err = controller.LoadOrCreateTokenKey(filepath.Join(f.ids.dir, TokenKeyFile)); err != nil {
+				return err
+			}
+		}
 		c, err := controller.New(controller.Config{
+			TokenKey:        tokenKey,
 			Client:          client,
 			Send:            env.publish,
 			Logger:          f.logger.With("component", "controller"),
