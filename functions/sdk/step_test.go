@@ -46,8 +46,10 @@ func stepRun(t *testing.T, params map[string]string, deadline *time.Time) event.
 func TestStepReplyEchoesTheToken(t *testing.T) {
 	for name, fn := range map[string]sdk.StepFunc{
 		"succeeded": func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { return sdk.StepOutput{}, nil },
-		"failed":    func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { return sdk.StepOutput{}, errors.New("no") },
-		"panicked":  func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { panic("boom") },
+		"failed": func(context.Context, sdk.StepInput) (sdk.StepOutput, error) {
+			return sdk.StepOutput{}, errors.New("no")
+		},
+		"panicked": func(context.Context, sdk.StepInput) (sdk.StepOutput, error) { panic("boom") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			reply, err := sdk.Step(fn, sdk.StepOptions{Artifacts: sdk.DirArtifacts{Dir: t.TempDir()}}).Handle(context.Background(), stepRun(t, nil, nil))
