@@ -48,6 +48,11 @@ step "Knative Eventing $KNATIVE_VERSION"
 kubectl apply -f "$eventing/eventing-crds.yaml"
 kubectl wait --for condition=established --timeout 120s crd/brokers.eventing.knative.dev
 kubectl apply -f "$eventing/eventing-core.yaml"
+# Sender identity (OIDC audience tokens) and EventPolicies: zeroflow's
+# manifests ship EventPolicies, which Eventing accepts only with this on,
+# and its functions check the tokens Knative delivers with.
+kubectl patch configmap/config-features -n knative-eventing --type merge \
+  -p '{"data":{"authentication-oidc":"enabled"}}'
 if [ "$BROKER" = kafka ]; then
   step "Strimzi $STRIMZI_VERSION: a single-node Kafka (my-cluster in namespace kafka)"
   kubectl create namespace kafka --dry-run=client -o yaml | kubectl apply -f -

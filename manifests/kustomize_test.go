@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/zeroflow-dev/zeroflow/internal/knativecheck"
+	"github.com/zeroflow-dev/zeroflow/render"
 )
 
 // object is one built object, as kustomize wrote it and as decoded.
@@ -82,6 +83,18 @@ func TestKustomizeBuilds(t *testing.T) {
 	}{{"manifests + examples", append(append([]object(nil), install...), example...)}, {"dev-cluster + examples", append(append([]object(nil), dev...), example...)}} {
 		for _, missing := range unresolved(pair.objs) {
 			t.Errorf("%s: %s", pair.name, missing)
+		}
+	}
+	// The controller's identity patch applies: it checks tokens and has
+	// its broker token.
+	for name, objs := range map[string][]object{"manifests": install, "overlays/dev-cluster": dev} {
+		for _, o := range objs {
+			if o.kind == "Deployment" && o.name == render.ControllerService {
+				y := string(o.yaml)
+				if !strings.Contains(y, render.EnvAudience) || !strings.Contains(y, render.EnvTokenFile) || !strings.Contains(y, "serviceAccountToken") || !strings.Contains(y, "name: POD_NAMESPACE") {
+					t.Errorf("%s: the controller's identity patch did not apply:\n%s", name, y)
+				}
+			}
 		}
 	}
 	classes := map[string]string{}

@@ -29,9 +29,13 @@ func BrokerDelivery() *eventingduckv1.DeliverySpec {
 	return &eventingduckv1.DeliverySpec{Retry: &retry, BackoffPolicy: &policy, BackoffDelay: &delay, DeadLetterSink: &dls}
 }
 
-// Broker is a Broker of class with zeroflow's delivery; config, when set,
-// names the class's configuration (the Kafka broker's ConfigMap).
+// Broker is a Broker of class with zeroflow's delivery, its dead letters
+// sent with the dead-letter function's audience; config, when set, names
+// the class's configuration (the Kafka broker's ConfigMap).
 func Broker(namespace, name, class string, config *duckv1.KReference) eventingv1.Broker {
+	delivery := BrokerDelivery()
+	dls := withAudience(namespace, *delivery.DeadLetterSink)
+	delivery.DeadLetterSink = &dls
 	return eventingv1.Broker{
 		TypeMeta: metav1.TypeMeta{APIVersion: eventingv1.SchemeGroupVersion.String(), Kind: "Broker"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -39,6 +43,6 @@ func Broker(namespace, name, class string, config *duckv1.KReference) eventingv1
 			Labels:      withPartOf(nil),
 			Annotations: map[string]string{AnnotationBrokerClass: class},
 		},
-		Spec: eventingv1.BrokerSpec{Config: config, Delivery: BrokerDelivery()},
+		Spec: eventingv1.BrokerSpec{Config: config, Delivery: delivery},
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
@@ -22,12 +23,9 @@ const LabelCronWorkflow = "zeroflow.dev/cronworkflow"
 func CronWorkflow(cw *v1alpha1.CronWorkflow, broker string) Objects {
 	labels := map[string]string{LabelCronWorkflow: cw.Name, LabelComponent: "cron"}
 	var out Objects
-	schedules := cw.Spec.AllSchedules()
-	for i, schedule := range schedules {
-		name := childName(cw.Name, "cron")
-		if len(schedules) > 1 {
-			name = childName(cw.Name, "cron", strconv.Itoa(i))
-		}
+	names := cronPingSourceNames(cw)
+	for i, schedule := range cw.Spec.AllSchedules() {
+		name := names[i]
 		out.PingSources = append(out.PingSources, sourcesv1.PingSource{
 			TypeMeta:   metav1.TypeMeta{APIVersion: sourcesv1.SchemeGroupVersion.String(), Kind: "PingSource"},
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cw.Namespace, Labels: withPartOf(labels)},
@@ -43,9 +41,31 @@ func CronWorkflow(cw *v1alpha1.CronWorkflow, broker string) Objects {
 			},
 		})
 	}
-	out.Triggers = []eventingv1.Trigger{trigger(cw.Namespace, childName(cw.Name, "cron"), broker, labels,
+	out.Triggers = []eventingv1.Trigger{trigger(cw.Namespace, CronWorkflowTriggerName(cw.Name), broker, labels,
 		eventingv1.TriggerFilterAttributes{"type": events.TypeKnativePing, events.ExtCronWorkflow: cw.Name},
 		coreServiceDestination(ControllerService))}
+	if len(out.PingSources) > 0 {
+		out.EventPolicies = []eventingv1alpha1.EventPolicy{CronWorkflowEventPolicy(cw, broker)}
+	}
 	out.sort()
 	return out
+}
+
+// CronWorkflowTriggerName is the Trigger that routes the pings of the
+// CronWorkflow name to the controller: the controller takes its subject
+// (TriggerSubject) as a caller.
+func CronWorkflowTriggerName(name string) string { return childName(name, "cron") }
+
+// cronPingSourceNames are the names of a CronWorkflow's PingSources, one
+// per schedule.
+func cronPingSourceNames(cw *v1alpha1.CronWorkflow) []string {
+	schedules := cw.Spec.AllSchedules()
+	if len(schedules) == 1 {
+		return []string{childName(cw.Name, "cron")}
+	}
+	names := make([]string, len(schedules))
+	for i := range schedules {
+		names[i] = childName(cw.Name, "cron", strconv.Itoa(i))
+	}
+	return names
 }

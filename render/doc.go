@@ -13,6 +13,11 @@
 //     name.
 //   - The workflow runtime (Runtime) is the controller's Triggers and the
 //     built-in step functions' Services and Triggers.
+//   - Each of them comes with the EventPolicies of its senders
+//     (eventpolicy.go: who may send what to the Broker), its Triggers
+//     deliver with the audience of their subscriber, and each function's
+//     Service carries the audience and callers it checks and, when it
+//     posts to the Broker itself, a token for the Broker's audience.
 //
 // `zeroflow render` prints these objects for a cluster, and `zeroflow dev`
 // runs the same objects locally, resolving each Trigger's subscriber to the

@@ -22,11 +22,13 @@ func EventSourceName(es *v1alpha1.EventSource) string { return childName(es.Name
 
 // EventSource renders an EventSource: one Knative Service serves all its
 // webhooks on $PORT (on a cluster the Service's URL replaces the ports
-// Argo's webhooks listen on), with its spec in a ConfigMap and the broker
-// as its sink.
+// Argo's webhooks listen on), as the EventSource's own ServiceAccount,
+// with its spec in a ConfigMap and the broker as its sink; its calendar
+// and resource sources; and the EventPolicies of all of them.
 func EventSource(es *v1alpha1.EventSource, opts Options) (Objects, error) {
 	out := Calendar(es)
 	out.Add(ResourceSources(es))
+	out.EventPolicies = EventSourceEventPolicies(es)
 	if len(es.Spec.Webhook) == 0 {
 		out.sort()
 		return out, nil
@@ -38,8 +40,17 @@ func EventSource(es *v1alpha1.EventSource, opts Options) (Objects, error) {
 	if err != nil {
 		return Objects{}, fmt.Errorf("render eventsource %s: %w", es.Name, err)
 	}
-	f := function{name: name, namespace: es.Namespace, labels: labels, args: []string{"function", "webhook"}, spec: spec, serviceAccount: "zeroflow-eventsource"}
+	// Public: callers bring no token. It posts what it receives to the
+	// broker as its own ServiceAccount, which its policy binds to this
+	// EventSource.
+	f := function{name: name, namespace: es.Namespace, labels: labels, args: []string{"function", "webhook"}, spec: spec,
+		serviceAccount: EventSourceServiceAccountName(es), broker: es.Spec.BrokerName()}
 	out.Add(Objects{
+		ServiceAccounts: []corev1.ServiceAccount{{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+			ObjectMeta: metav1.ObjectMeta{Name: EventSourceServiceAccountName(es), Namespace: es.Namespace, Labels: withPartOf(labels)},
+			// No API access; nothing needs its token but the broker's.
+		}},
 		ConfigMaps:   []corev1.ConfigMap{cm},
 		Services:     []servingv1.Service{f.service(opts)},
 		SinkBindings: []sourcesv1.SinkBinding{f.sinkBinding(es.Spec.BrokerName())},

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/yaml"
@@ -18,12 +19,16 @@ import (
 // Objects are rendered objects, by kind, each kind sorted by namespace and
 // name.
 type Objects struct {
-	ConfigMaps   []corev1.ConfigMap
-	Brokers      []eventingv1.Broker
-	Services     []servingv1.Service
-	SinkBindings []sourcesv1.SinkBinding
-	Triggers     []eventingv1.Trigger
-	PingSources  []sourcesv1.PingSource
+	ServiceAccounts []corev1.ServiceAccount
+	ConfigMaps      []corev1.ConfigMap
+	// EventPolicies say who may send what to the Brokers; each policy
+	// appears once however many objects need it.
+	EventPolicies []eventingv1alpha1.EventPolicy
+	Brokers       []eventingv1.Broker
+	Services      []servingv1.Service
+	SinkBindings  []sourcesv1.SinkBinding
+	Triggers      []eventingv1.Trigger
+	PingSources   []sourcesv1.PingSource
 	// ApiServerSources are written with a capital A, as Knative names the
 	// type.
 	ApiServerSources []sourcesv1.ApiServerSource
@@ -31,7 +36,9 @@ type Objects struct {
 
 // Add appends other's objects.
 func (o *Objects) Add(other Objects) {
+	o.ServiceAccounts = append(o.ServiceAccounts, other.ServiceAccounts...)
 	o.ConfigMaps = append(o.ConfigMaps, other.ConfigMaps...)
+	o.EventPolicies = append(o.EventPolicies, other.EventPolicies...)
 	o.Brokers = append(o.Brokers, other.Brokers...)
 	o.Services = append(o.Services, other.Services...)
 	o.SinkBindings = append(o.SinkBindings, other.SinkBindings...)
@@ -47,6 +54,11 @@ func (o *Objects) sort() {
 		}
 		return a.Name < b.Name
 	}
+	sort.Slice(o.ServiceAccounts, func(i, j int) bool {
+		return byKey(o.ServiceAccounts[i].ObjectMeta, o.ServiceAccounts[j].ObjectMeta)
+	})
+	sortPolicies(o.EventPolicies)
+	o.EventPolicies = dedupePolicies(o.EventPolicies)
 	sort.Slice(o.ConfigMaps, func(i, j int) bool { return byKey(o.ConfigMaps[i].ObjectMeta, o.ConfigMaps[j].ObjectMeta) })
 	sort.Slice(o.Brokers, func(i, j int) bool { return byKey(o.Brokers[i].ObjectMeta, o.Brokers[j].ObjectMeta) })
 	sort.Slice(o.Services, func(i, j int) bool { return byKey(o.Services[i].ObjectMeta, o.Services[j].ObjectMeta) })
@@ -58,13 +70,21 @@ func (o *Objects) sort() {
 	})
 }
 
-// List is every object, in the order they apply: ConfigMaps, Brokers,
-// Services, SinkBindings, Triggers, then the sources (last, so that what
-// they send finds its Trigger): PingSources, ApiServerSources.
+// List is every object, in the order they apply: ServiceAccounts,
+// ConfigMaps, EventPolicies (before the Brokers they close, so that no
+// sender finds one open), Brokers, Services, SinkBindings, Triggers, then
+// the sources (last, so that what they send finds its Trigger):
+// PingSources, ApiServerSources.
 func (o Objects) List() []any {
 	var out []any
+	for i := range o.ServiceAccounts {
+		out = append(out, &o.ServiceAccounts[i])
+	}
 	for i := range o.ConfigMaps {
 		out = append(out, &o.ConfigMaps[i])
+	}
+	for i := range o.EventPolicies {
+		out = append(out, &o.EventPolicies[i])
 	}
 	for i := range o.Brokers {
 		out = append(out, &o.Brokers[i])
@@ -152,9 +172,11 @@ type Input struct {
 	CronWorkflows     []*v1alpha1.CronWorkflow
 }
 
-// Render renders everything in: each EventSource and Sensor, and a step
-// Trigger per user function that a template calls (in the namespace and
-// on the broker given, where the controller sends step.run events).
+// Render renders everything in: each EventSource, Sensor and
+// CronWorkflow, with the EventPolicies of their senders, and a step
+// Trigger (and its replies' policy) per user function that a template
+// calls (in the namespace and on the broker given, where the controller
+// sends step.run events).
 func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
 	var out Objects
 	for _, es := range in.EventSources {
@@ -176,6 +198,7 @@ func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
 	}
 	for _, fn := range in.CalledFunctions() {
 		out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, fn))
+		out.EventPolicies = append(out.EventPolicies, StepFunctionEventPolicy(namespace, broker, fn))
 	}
 	out.sort()
 	return out, nil

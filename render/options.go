@@ -9,6 +9,21 @@ const DefaultImage = "ko://github.com/zeroflow-dev/zeroflow/cmd/zeroflow"
 type Options struct {
 	// Image runs zeroflow's functions; default DefaultImage.
 	Image string
+	// Issuer is the issuer of the tokens functions accept (the cluster's
+	// ServiceAccount issuer); default DefaultIssuer.
+	Issuer string
+}
+
+// DefaultIssuer is the ServiceAccount token issuer of a default cluster
+// (kubeadm, kind): `kubectl get --raw /.well-known/openid-configuration`
+// shows a cluster's.
+const DefaultIssuer = "https://kubernetes.default.svc.cluster.local"
+
+func (o Options) issuer() string {
+	if o.Issuer == "" {
+		return DefaultIssuer
+	}
+	return o.Issuer
 }
 
 func (o Options) image() string {

@@ -32,12 +32,19 @@ func Sensor(s *v1alpha1.Sensor, opts Options) (Objects, error) {
 	if err != nil {
 		return Objects{}, fmt.Errorf("render sensor %s: %w", s.Name, err)
 	}
-	out := Objects{ConfigMaps: []corev1.ConfigMap{cm}}
+	out := Objects{ConfigMaps: []corev1.ConfigMap{cm}, EventPolicies: SensorEventPolicies(s)}
+	ns := identityNamespace(s.Namespace)
+	var deps []string
+	for _, d := range s.Spec.Dependencies {
+		deps = append(deps, TriggerSubject(ns, sensorDependencyTriggerName(s, d.Name)))
+	}
 	for _, f := range []function{
-		{name: SensorFilterName(s), args: []string{"function", "filter"}, serviceAccount: "zeroflow-filter"},
+		// The filter only replies (its dependency events): no broker token.
+		{name: SensorFilterName(s), args: []string{"function", "filter"}, serviceAccount: FilterServiceAccount, callers: deps},
 		// The sensor keeps its condition state in the Sensor's status and
-		// submits workflows: it needs the API.
-		{name: SensorFunctionName(s), args: []string{"function", "sensor"}, serviceAccount: "zeroflow-sensor"},
+		// submits workflows: it needs the API, and posts to the broker.
+		{name: SensorFunctionName(s), args: []string{"function", "sensor"}, serviceAccount: SensorServiceAccount,
+			callers: []string{TriggerSubject(ns, sensorTriggerName(s))}, broker: broker},
 	} {
 		f.namespace, f.spec, f.labels = s.Namespace, spec, map[string]string{LabelSensor: s.Name, LabelComponent: "sensor"}
 		out.Services = append(out.Services, f.service(opts))
@@ -48,6 +55,16 @@ func Sensor(s *v1alpha1.Sensor, opts Options) (Objects, error) {
 	return out, nil
 }
 
+// sensorDependencyTriggerName is the Trigger of a sensor's dependency into
+// its filter (and the policy that lets the filter's replies through).
+func sensorDependencyTriggerName(s *v1alpha1.Sensor, dependency string) string {
+	return childName(s.Name, "dep", dependency)
+}
+
+// sensorTriggerName is the Trigger of a sensor's dependency events into
+// its sensor function.
+func sensorTriggerName(s *v1alpha1.Sensor) string { return childName(s.Name, "sensor") }
+
 // SensorTriggers are the Knative Triggers that route a sensor's events:
 // one per dependency, from its EventSource and event to the filter
 // function at /<dependency>, and one from the filter's dependency events
@@ -56,12 +73,12 @@ func SensorTriggers(s *v1alpha1.Sensor) []eventingv1.Trigger {
 	broker := s.Spec.BrokerName()
 	out := make([]eventingv1.Trigger, 0, len(s.Spec.Dependencies)+1)
 	for _, d := range s.Spec.Dependencies {
-		out = append(out, trigger(s.Namespace, childName(s.Name, "dep", d.Name), broker,
+		out = append(out, trigger(s.Namespace, sensorDependencyTriggerName(s, d.Name), broker,
 			map[string]string{LabelSensor: s.Name, LabelDependency: d.Name},
 			eventingv1.TriggerFilterAttributes{events.ExtEventSource: d.EventSourceName, events.ExtEvent: d.EventName},
 			serviceDestination(SensorFilterName(s), "/"+d.Name)))
 	}
-	out = append(out, trigger(s.Namespace, childName(s.Name, "sensor"), broker,
+	out = append(out, trigger(s.Namespace, sensorTriggerName(s), broker,
 		map[string]string{LabelSensor: s.Name},
 		// No zfnamespace: the Trigger and the Broker are in the sensor's
 		// namespace already, and a directory rendered without one gets it

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	"knative.dev/eventing/pkg/auth"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	"knative.dev/pkg/tracker"
@@ -56,6 +57,58 @@ type function struct {
 	// envFromSecret, when set, is a Secret whose keys become environment
 	// variables (the artifact store's location and credentials).
 	envFromSecret string
+	// callers, when set, makes the function check the audience token of
+	// each request: these subjects (the Triggers that deliver to it) may
+	// call it. A public function (a webhook) has none.
+	callers []string
+	// broker, when set, is the Broker the function posts to itself: it
+	// gets a token for the Broker's audience.
+	broker string
+	// audience is the audience callers' tokens carry; default its Knative
+	// Service's.
+	audience string
+}
+
+// tokenFile is the projected token's file under TokenMountPath.
+const tokenFile = "token"
+
+// tokenExpirationSeconds is the projected token's lifetime; the kubelet
+// renews it at 80%, and EnvTokenFile is re-read as it rotates.
+const tokenExpirationSeconds = 3600
+
+// identity is the environment, volume and mount of a function's sender
+// identity: the audience and callers it checks, and its broker token.
+func (f function) identity(opts Options) ([]corev1.EnvVar, []corev1.Volume, []corev1.VolumeMount) {
+	ns := identityNamespace(f.namespace)
+	var env []corev1.EnvVar
+	if len(f.callers) > 0 {
+		aud := f.audience
+		if aud == "" {
+			aud = ServiceAudience(ns, f.name)
+		}
+		env = append(env,
+			corev1.EnvVar{Name: EnvAudience, Value: aud},
+			corev1.EnvVar{Name: EnvAllowedSubjects, Value: allowedSubjects(f.callers...)},
+			corev1.EnvVar{Name: EnvIssuer, Value: opts.issuer()})
+	}
+	if f.broker == "" {
+		return env, nil, nil
+	}
+	env = append(env, corev1.EnvVar{Name: EnvTokenFile, Value: TokenMountPath + "/" + tokenFile})
+	volume, mount := BrokerTokenVolume(ns, f.broker)
+	return env, []corev1.Volume{volume}, []corev1.VolumeMount{mount}
+}
+
+// BrokerTokenVolume is the projected ServiceAccount token a pod posts to
+// broker with (audience BrokerAudience), and its mount at TokenMountPath.
+func BrokerTokenVolume(namespace, broker string) (corev1.Volume, corev1.VolumeMount) {
+	expiration := int64(tokenExpirationSeconds)
+	v := corev1.Volume{Name: "oidc-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+			Audience: BrokerAudience(identityNamespace(namespace), broker), ExpirationSeconds: &expiration, Path: tokenFile,
+		}}},
+	}}}
+	return v, corev1.VolumeMount{Name: v.Name, MountPath: TokenMountPath, ReadOnly: true}
 }
 
 // service renders a function: it scales to zero, aims at 100 requests in
@@ -81,6 +134,10 @@ func (f function) service(opts Options) servingv1.Service {
 		container.VolumeMounts = []corev1.VolumeMount{{Name: "spec", MountPath: specMountPath, ReadOnly: true}}
 		volumes = []corev1.Volume{{Name: "spec", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: f.spec}}}}}
 	}
+	env, idVolumes, mounts := f.identity(opts)
+	container.Env = append(container.Env, env...)
+	container.VolumeMounts = append(container.VolumeMounts, mounts...)
+	volumes = append(volumes, idVolumes...)
 	concurrency, timeout := f.concurrency, f.timeout
 	if timeout == 0 {
 		timeout = 300
@@ -125,6 +182,28 @@ func specConfigMap(name, namespace string, labels map[string]string, obj any) (c
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: withPartOf(labels)},
 		Data:       map[string]string{specKey: string(b)},
 	}, nil
+}
+
+// withAudience gives a destination in namespace the OIDC audience of the
+// Service it names, which Knative cannot learn from a Service (neither a
+// Knative nor a Kubernetes Service publishes one): the token Knative
+// delivers with is for that audience, and the function checks it.
+func withAudience(namespace string, d duckv1.Destination) duckv1.Destination {
+	if d.Ref == nil || d.Ref.Kind != "Service" {
+		return d
+	}
+	ns := identityNamespace(namespace)
+	var aud string
+	switch d.Ref.APIVersion {
+	case servingv1.SchemeGroupVersion.String():
+		aud = ServiceAudience(ns, d.Ref.Name)
+	case "v1":
+		aud = auth.GetAudienceDirect(coreServiceGVK, ns, d.Ref.Name)
+	default:
+		return d
+	}
+	d.Audience = &aud
+	return d
 }
 
 // serviceDestination addresses the Knative Service name in the Trigger's

@@ -27,7 +27,7 @@ func WithSubscriberURLs(ts []eventingv1.Trigger, addrs map[string]*apis.URL) ([]
 			if sub.URI != nil {
 				u = base.ResolveReference(sub.URI)
 			}
-			t.Spec.Subscriber = duckv1.Destination{URI: u}
+			t.Spec.Subscriber = duckv1.Destination{URI: u, Audience: sub.Audience}
 		}
 		out[i] = t
 	}

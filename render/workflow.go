@@ -4,13 +4,16 @@ import (
 	"maps"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 )
 
 // LabelFunction marks a step function's Trigger with the function it
@@ -56,13 +59,52 @@ func ControllerTriggers(namespace, broker string) []eventingv1.Trigger {
 	return out
 }
 
+// ResyncPingSource makes the controller look at every unfinished workflow
+// each minute (manifests/controller).
+const ResyncPingSource = "zeroflow-resync"
+
+// ControllerResync is the resync PingSource: it sends the controller
+// itself (not the broker) a ping each minute, with the controller's
+// audience.
+func ControllerResync(namespace string) sourcesv1.PingSource {
+	return sourcesv1.PingSource{
+		TypeMeta:   metav1.TypeMeta{APIVersion: sourcesv1.SchemeGroupVersion.String(), Kind: "PingSource"},
+		ObjectMeta: metav1.ObjectMeta{Name: ResyncPingSource, Namespace: namespace, Labels: withPartOf(map[string]string{LabelComponent: "controller"})},
+		Spec: sourcesv1.PingSourceSpec{
+			Schedule:   "* * * * *",
+			SourceSpec: duckv1.SourceSpec{Sink: withAudience(namespace, coreServiceDestination(ControllerService))},
+		},
+	}
+}
+
+// ControllerIdentity is the controller's environment for its sender
+// identity (the audience and callers it checks: its Triggers and the
+// resync PingSource; its broker token) and the token's volume and mount.
+// CronWorkflows' Triggers deliver to it too: their subjects
+// (TriggerSubject of CronWorkflowTriggerName) are not known when it is
+// installed, so the controller adds those of the CronWorkflows it knows.
+func ControllerIdentity(namespace, broker string, opts Options) ([]corev1.EnvVar, corev1.Volume, corev1.VolumeMount) {
+	ns := identityNamespace(namespace)
+	callers := []string{PingSourceSubject(ns, ResyncPingSource)}
+	for _, t := range ControllerTriggers(namespace, broker) {
+		callers = append(callers, TriggerSubject(ns, t.Name))
+	}
+	f := function{name: ControllerService, namespace: namespace, callers: callers, broker: broker, audience: ControllerAudience(ns)}
+	env, volumes, mounts := f.identity(opts)
+	return env, volumes[0], mounts[0]
+}
+
 // StepFunctionTrigger routes the step.run events of one function (a
 // built-in or a user's) to the Knative Service that runs it.
 func StepFunctionTrigger(namespace, broker, function, service string) eventingv1.Trigger {
-	return trigger(namespace, childName("zeroflow-step", function), broker,
+	return trigger(namespace, stepTriggerName(function), broker,
 		map[string]string{LabelComponent: "step", LabelFunction: function},
 		eventingv1.TriggerFilterAttributes{"type": events.TypeStepRun, events.ExtFunction: function}, serviceDestination(service, ""))
 }
+
+// stepTriggerName is the name of function's step Trigger (and of the
+// policy that lets its replies through).
+func stepTriggerName(function string) string { return childName("zeroflow-step", function) }
 
 // ArchiveTrigger routes workflow.finished to the archive function.
 func ArchiveTrigger(namespace, broker string) eventingv1.Trigger {
@@ -78,6 +120,8 @@ func ArchiveTrigger(namespace, broker string) eventingv1.Trigger {
 func Runtime(namespace, broker string, opts Options) Objects {
 	var out Objects
 	out.Triggers = append(out.Triggers, ControllerTriggers(namespace, broker)...)
+	out.EventPolicies = RuntimeEventPolicies(namespace, broker)
+	ns := identityNamespace(namespace)
 	for _, fn := range append(append([]string(nil), BuiltinFunctions...), ArchiveFunction, DeadLetterFunction) {
 		f := function{
 			name: BuiltinService(fn), namespace: namespace,
@@ -85,6 +129,17 @@ func Runtime(namespace, broker string, opts Options) Objects {
 			args:           []string{"function", fn},
 			serviceAccount: BuiltinService(fn),
 			envFromSecret:  ArtifactsSecret,
+		}
+		switch fn {
+		case ArchiveFunction:
+			f.callers = []string{TriggerSubject(ns, BuiltinService(ArchiveFunction))}
+		case DeadLetterFunction:
+			// A Broker delivers dead letters with the identity of the
+			// Trigger whose delivery failed: any Trigger of the namespace,
+			// which a subject can only name as a prefix.
+			f.callers = []string{sdk.ServiceAccountSubject(ns, "*")}
+		default:
+			f.callers = []string{TriggerSubject(ns, stepTriggerName(fn))}
 		}
 		out.Services = append(out.Services, f.service(opts))
 		out.SinkBindings = append(out.SinkBindings, f.sinkBinding(broker))
@@ -131,7 +186,7 @@ func trigger(namespace, name, broker string, labels map[string]string, attrs eve
 		Spec: eventingv1.TriggerSpec{
 			Broker:     broker,
 			Filter:     &eventingv1.TriggerFilter{Attributes: attrs},
-			Subscriber: to,
+			Subscriber: withAudience(namespace, to),
 		},
 	}
 }

@@ -29,7 +29,12 @@ as a readable diff:
   - per Sensor: its filter and sensor Services, a ConfigMap, SinkBindings,
     and a Trigger per dependency plus one for the sensor;
   - per user function a template calls: the Trigger that routes its step.run
-    events to the Knative Service of that name (which you deploy).
+    events to the Knative Service of that name (which you deploy);
+  - the EventPolicies that say who may send what to the Broker (they need
+    Knative Eventing's authentication-oidc feature: docs/security.md).
+
+Audiences and ServiceAccount subjects name the namespace given with -n, or
+zeroflow (where manifests/ installs) when none is.
 
 Images are ko:// references; resolve them with ko:
 
@@ -66,6 +71,7 @@ objects locally.`,
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace of the objects that name none, and of the step Triggers (where the controller sends step.run); default none, so that kubectl -n or kustomize's namespace sets it")
 	cmd.Flags().StringVar(&broker, "broker", "default", "the Broker the step Triggers subscribe to")
 	cmd.Flags().StringVar(&opts.Image, "image", render.DefaultImage, "the image of zeroflow's functions")
+	cmd.Flags().StringVar(&opts.Issuer, "oidc-issuer", render.DefaultIssuer, "the cluster's ServiceAccount token issuer, whose tokens functions accept (kubectl get --raw /.well-known/openid-configuration)")
 	cmd.Flags().BoolVar(&runtime, "runtime", false, "also print the workflow runtime's objects for the namespace (built-in functions and the controller's Triggers), which manifests/ installs")
 	return cmd
 }

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/zeroflow-dev/zeroflow/internal/devstack"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
@@ -38,7 +40,9 @@ func Files(root string) (map[string][]byte, error) {
 		return nil
 	}
 
-	// Namespaces are left to kustomize's namespace field.
+	// Namespaces are left to kustomize's namespace field; identities
+	// (audiences, ServiceAccount subjects) name render.DefaultNamespace,
+	// where the install puts everything.
 	runtime := render.Runtime("", "default", render.Options{})
 	var builtins, controller render.Objects
 	builtins.Services, builtins.SinkBindings = runtime.Services, runtime.SinkBindings
@@ -53,6 +57,17 @@ func Files(root string) (map[string][]byte, error) {
 		return nil, err
 	}
 	if err := put("manifests/controller/triggers.yaml", controller); err != nil {
+		return nil, err
+	}
+	if err := put("manifests/controller/pingsource.yaml", render.Objects{PingSources: []sourcesv1.PingSource{render.ControllerResync("")}}); err != nil {
+		return nil, err
+	}
+	patch, err := controllerIdentityPatch()
+	if err != nil {
+		return nil, err
+	}
+	out["manifests/controller/identity-patch.yaml"] = append([]byte(header), patch...)
+	if err := put("manifests/policies/eventpolicies.yaml", render.Objects{EventPolicies: runtime.EventPolicies}); err != nil {
 		return nil, err
 	}
 	kafka := render.Broker("", "default", render.ClassKafka, &duckv1.KReference{APIVersion: "v1", Kind: "ConfigMap", Name: "kafka-broker-config"})
@@ -80,6 +95,29 @@ func Files(root string) (map[string][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// controllerIdentityPatch is the strategic-merge patch that gives the
+// controller's Deployment (hand-written, in manifests/controller) its
+// sender identity: env merges by name into its container's, and the
+// token volume is added. Only the fields it sets are written, so that the
+// patch clears nothing.
+func controllerIdentityPatch() ([]byte, error) {
+	env, volume, mount := render.ControllerIdentity("", "default", render.Options{})
+	patch := map[string]any{
+		"apiVersion": "apps/v1",
+		"kind":       "Deployment",
+		"metadata":   map[string]any{"name": render.ControllerService},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "controller", "env": env, "volumeMounts": []any{mount}}},
+			"volumes":    []any{volume},
+		}}},
+	}
+	b, err := yaml.Marshal(patch)
+	if err != nil {
+		return nil, fmt.Errorf("generate the controller's identity patch: %w", err)
+	}
+	return b, nil
 }
 
 // Write writes Files under root.

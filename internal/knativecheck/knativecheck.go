@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	"knative.dev/eventing/pkg/apis/feature"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
@@ -58,7 +60,7 @@ func Object(ctx context.Context, obj any) error {
 	case *corev1.ConfigMap:
 		return configMap(o)
 	case *corev1.Secret, *corev1.ServiceAccount, *corev1.Namespace, *corev1.Service, *appsv1.Deployment, *batchv1.Job,
-		*rbacv1.Role, *rbacv1.RoleBinding, *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding:
+		*rbacv1.Role, *rbacv1.RoleBinding, *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding, *networkingv1.NetworkPolicy:
 		return kubernetes(obj)
 	case knativeObject:
 		return knative(ctx, o)
@@ -73,8 +75,14 @@ func knative(ctx context.Context, o knativeObject) error {
 	ctx = apis.WithinCreate(ctx)
 	ctx = apis.WithinParent(ctx, metav1.ObjectMeta{Name: o.GetName(), Namespace: o.GetNamespace()})
 	// No Knative feature flags: what zeroflow renders must pass on a
-	// cluster with Knative's defaults.
-	ctx = feature.ToContext(ctx, feature.Flags{})
+	// cluster with Knative's defaults. But for EventPolicies, which
+	// Eventing refuses to create unless authentication-oidc is on: zeroflow
+	// ships them for clusters that turn it on (docs/security.md).
+	flags := feature.Flags{}
+	if _, ok := o.(*eventingv1alpha1.EventPolicy); ok {
+		flags[feature.OIDCAuthentication] = feature.Enabled
+	}
+	ctx = feature.ToContext(ctx, flags)
 	o.SetDefaults(ctx)
 	if fe := o.Validate(ctx).Filter(apis.ErrorLevel); fe != nil {
 		return fmt.Errorf("%s", strings.TrimSpace(fe.Error()))
@@ -145,6 +153,10 @@ func Decode(doc []byte) (any, error) {
 		obj = &eventingv1.Trigger{}
 	case "eventing.knative.dev/v1/Broker":
 		obj = &eventingv1.Broker{}
+	case "eventing.knative.dev/v1alpha1/EventPolicy":
+		obj = &eventingv1alpha1.EventPolicy{}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
 	case "sources.knative.dev/v1/SinkBinding":
 		obj = &sourcesv1.SinkBinding{}
 	case "sources.knative.dev/v1/PingSource":
@@ -183,7 +195,11 @@ func kubernetes(obj any) error {
 		if o.Spec.Selector == nil || len(o.Spec.Selector.MatchLabels) == 0 {
 			errs = append(errs, field.Required(p.Child("selector", "matchLabels"), ""))
 		}
-		for k, v := range o.Spec.Selector.MatchLabels {
+		var selected map[string]string
+		if o.Spec.Selector != nil {
+			selected = o.Spec.Selector.MatchLabels
+		}
+		for k, v := range selected {
 			if o.Spec.Template.Labels[k] != v {
 				errs = append(errs, field.Invalid(p.Child("template", "metadata", "labels"), o.Spec.Template.Labels, fmt.Sprintf("does not match the selector %s=%s", k, v)))
 			}
@@ -207,6 +223,8 @@ func kubernetes(obj any) error {
 		if len(o.Spec.Ports) == 0 {
 			errs = append(errs, field.Required(field.NewPath("spec", "ports"), ""))
 		}
+	case *networkingv1.NetworkPolicy:
+		errs = append(errs, networkPolicy(o)...)
 	case *rbacv1.Role:
 		errs = append(errs, rules(o.Rules)...)
 	case *rbacv1.ClusterRole:
@@ -250,4 +268,39 @@ func roleRef(ref rbacv1.RoleRef, subjects []rbacv1.Subject) field.ErrorList {
 		errs = append(errs, field.Required(field.NewPath("subjects"), ""))
 	}
 	return errs
+}
+
+// networkPolicy checks the mistakes that make a NetworkPolicy wall nothing
+// or everything: policy types it does not know, a peer with no selector
+// (which Kubernetes rejects), a bad selector.
+func networkPolicy(np *networkingv1.NetworkPolicy) field.ErrorList {
+	var errs field.ErrorList
+	p := field.NewPath("spec")
+	errs = append(errs, labelSelector(&np.Spec.PodSelector, p.Child("podSelector"))...)
+	for i, t := range np.Spec.PolicyTypes {
+		if t != networkingv1.PolicyTypeIngress && t != networkingv1.PolicyTypeEgress {
+			errs = append(errs, field.NotSupported(p.Child("policyTypes").Index(i), t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}))
+		}
+	}
+	for i, rule := range np.Spec.Ingress {
+		for j, peer := range rule.From {
+			pp := p.Child("ingress").Index(i).Child("from").Index(j)
+			if peer.PodSelector == nil && peer.NamespaceSelector == nil && peer.IPBlock == nil {
+				errs = append(errs, field.Required(pp, "a peer needs a podSelector, namespaceSelector or ipBlock"))
+			}
+			errs = append(errs, labelSelector(peer.PodSelector, pp.Child("podSelector"))...)
+			errs = append(errs, labelSelector(peer.NamespaceSelector, pp.Child("namespaceSelector"))...)
+		}
+	}
+	return errs
+}
+
+func labelSelector(s *metav1.LabelSelector, p *field.Path) field.ErrorList {
+	if s == nil {
+		return nil
+	}
+	if _, err := metav1.LabelSelectorAsSelector(s); err != nil {
+		return field.ErrorList{field.Invalid(p, s, err.Error())}
+	}
+	return nil
 }

@@ -36,6 +36,15 @@ func TestObjects(t *testing.T) {
 		{"broker: bad backoff delay", "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: default, namespace: default, annotations: {eventing.knative.dev/broker.class: MTChannelBasedBroker}}\nspec: {delivery: {retry: 3, backoffDelay: soon}}\n", "backoffDelay"},
 		{"apiserversource", apiServerSource("Resource"), ""},
 		{"apiserversource: bad mode", apiServerSource("Everything"), "mode"},
+		{"eventpolicy", eventPolicy("- sub: system:serviceaccount:default:zeroflow-controller", "- exact: {type: dev.zeroflow.step.run}"), ""},
+		{"eventpolicy from a ref", eventPolicy("- ref: {apiVersion: eventing.knative.dev/v1, kind: Trigger, name: t}", "- not: {prefix: {type: dev.zeroflow.}}"), ""},
+		{"eventpolicy: from neither ref nor sub", eventPolicy("- {}", ""), "expected exactly one, got neither: spec.from[0].ref, spec.from[0].sub"},
+		{"eventpolicy: a * not at the end", eventPolicy("- sub: system:serviceaccount:*:zeroflow-controller", ""), "'*' is only allowed as suffix"},
+		{"eventpolicy: two dialects in one filter", eventPolicy("- sub: x", "- {exact: {type: a}, prefix: {type: b}}"), "multiple dialects"},
+		{"eventpolicy: bad filter attribute", eventPolicy("- sub: x", "- exact: {Not_An_Attribute: a}"), "Not_An_Attribute"},
+		{"networkpolicy", networkPolicy("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: knative-serving}}}"), ""},
+		{"networkpolicy: a peer with no selector", networkPolicy("{}"), "podSelector, namespaceSelector or ipBlock"},
+		{"networkpolicy: bad selector", networkPolicy("{namespaceSelector: {matchExpressions: [{key: a, operator: Sometimes}]}}"), "Sometimes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj, err := knativecheck.Decode([]byte(tc.doc))
@@ -113,4 +122,30 @@ spec:
   resources: [{apiVersion: v1, kind: Pod}]
   sink: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}
 `
+}
+
+func eventPolicy(from, filters string) string {
+	doc := `apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: p, namespace: default}
+spec:
+  to: [{ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}]
+  from:
+  ` + from + "\n"
+	if filters != "" {
+		doc += "  filters:\n  " + filters + "\n"
+	}
+	return doc
+}
+
+func networkPolicy(peer string) string {
+	return `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: functions, namespace: default}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/part-of: zeroflow}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - ` + peer + "\n"
 }
