@@ -195,10 +195,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if rt.store, err = sdk.OpenArtifacts(rt.artifacts); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+	// The data dir holds the API's data, the broker's events and the
+	// artifacts: other local users have no business reading them.
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(opts.DataDir, ArtifactsLocationFile), []byte(rt.artifacts+"\n"), 0o644); err != nil {
+	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(opts.DataDir, ArtifactsLocationFile), []byte(rt.artifacts+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("record the artifact store: %w", err)
 	}
 	err = fns.planWorkflows(objs, services, brokerRefs, opts.ControllerURL, rt)
