@@ -20,6 +20,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
 
 func newControllerCommand() *cobra.Command {
@@ -73,7 +74,7 @@ stops on SIGTERM after draining.`,
 				Metrics:         reg,
 				Namespace:       watchNamespace,
 				Client:          cl,
-				Send:            sdk.NewSender(sink).Send,
+				Send:            sdk.NewSender(sink).WithToken(identity.TokenFromEnv()).Send,
 				Logger:          logger,
 				ResyncPeriod:    resync,
 				RedispatchAfter: redispatchAfter,
