@@ -213,6 +213,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	routing.Triggers = append(routing.Triggers, fns.triggers...)
+	// Who may send what: the EventPolicies render makes for a cluster, for
+	// the same objects, beside any the directory declares.
+	policies, err := render.EventPolicies(render.InputOf(manifestfile.Values(objs), DefaultNamespace), DefaultNamespace, "default")
+	if err != nil {
+		fns.closeListeners()
+		return nil, err
+	}
+	routing.EventPolicies = append(routing.EventPolicies, policies...)
 	ids.plan(routing.Triggers, routing.Brokers, fns.addrs)
 	if opts.ControllerURL != "" {
 		// A controller of its own process gets its identity as a pod

@@ -217,8 +217,11 @@ func (f *functions) planEventSource(es *v1alpha1.EventSource) error {
 	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
 		// In one process the webhook hands events to the broker directly;
 		// on a cluster it POSTs them to the broker's ingress.
+		// Each EventSource's webhook runs as its own ServiceAccount, which
+		// its EventPolicy binds to its name (render.EventSourceEventPolicies).
+		sender := sdk.ServiceAccountSubject(es.Namespace, render.EventSourceServiceAccountName(es))
 		send := func(ctx context.Context, ev event.Event) error {
-			return env.broker.Publish(ctx, es.Namespace, es.Spec.BrokerName(), ev)
+			return env.broker.PublishAs(ctx, sender, es.Namespace, es.Spec.BrokerName(), ev)
 		}
 		w, err := webhook.New(es, webhook.Options{Send: send, Secrets: f.secrets, Logger: f.logger})
 		if err != nil {
