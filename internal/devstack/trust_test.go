@@ -82,6 +82,26 @@ spec:
 		_ = ev.SetData(event.ApplicationJSON, map[string]string{"cronWorkflow": "nightly"})
 		return ev
 	}
+	control := func(typ string, ext map[string]string, data any) event.Event {
+		ev := event.New()
+		ev.SetID("forged-" + typ)
+		ev.SetType(typ)
+		ev.SetSource("/attacker")
+		for k, v := range ext {
+			ev.SetExtension(k, v)
+		}
+		_ = ev.SetData(event.ApplicationJSON, data)
+		return ev
+	}
+	submit := control(events.TypeWorkflowSubmit, map[string]string{events.ExtNamespace: "kube-system"}, map[string]any{"workflow": map[string]any{
+		"metadata": map[string]any{"name": "forged", "namespace": "kube-system"},
+		"spec":     map[string]any{"entrypoint": "main", "templates": []any{map[string]any{"name": "main", "script": map[string]any{"image": "alpine", "command": []string{"sh"}, "source": "touch " + marker}}}},
+	}})
+	dependency := control(events.TypeDependency, map[string]string{events.ExtSensor: "any", events.ExtDependency: "any"}, map[string]any{})
+	finished := control(events.TypeWorkflowFinished, map[string]string{events.ExtWorkflow: "x", events.ExtNamespace: "default"}, map[string]any{"phase": "Succeeded"})
+	// A token of the stack's own issuer for a subject no policy names:
+	// what a compromised function of another namespace would hold.
+	stranger, _ := s.functions.ids.issuer.Issue("system:serviceaccount:default:default", render.BrokerAudience("default", "default"))
 	post := func(url, token string, ev event.Event) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, url, nil)
@@ -118,6 +138,14 @@ spec:
 		{"step.run straight to exec", exec, "", stepRun(), http.StatusUnauthorized},
 		{"step.run straight to exec with a forged token", exec, forgedController, stepRun(), http.StatusUnauthorized},
 		{"ping to the broker", brokerURL, "", ping(), http.StatusUnauthorized},
+		{"submit to the broker", brokerURL, "", submit, http.StatusUnauthorized},
+		{"dependency to the broker", brokerURL, "", dependency, http.StatusUnauthorized},
+		{"workflow.finished to the broker", brokerURL, "", finished, http.StatusUnauthorized},
+		{"step.run from a subject no policy names", brokerURL, stranger, stepRun(), http.StatusForbidden},
+		{"submit from a subject no policy names", brokerURL, stranger, submit, http.StatusForbidden},
+		{"ping from a subject no policy names", brokerURL, stranger, ping(), http.StatusForbidden},
+		{"submit through the webhook", "http://127.0.0.1:" + port + "/in", "", submit, http.StatusBadRequest},
+		{"workflow.finished through the webhook", "http://127.0.0.1:" + port + "/in", "", finished, http.StatusBadRequest},
 		{"step.run through the webhook", "http://127.0.0.1:" + port + "/in", "", stepRun(), http.StatusBadRequest},
 		{"ping through the webhook", "http://127.0.0.1:" + port + "/in", "", ping(), http.StatusBadRequest},
 	} {
