@@ -109,11 +109,10 @@ func meteredNames() []string {
 func budgetOptions() []expr.Option {
 	opts := []expr.Option{expr.MaxNodes(MaxNodes), expr.Patch(budgetPatch{})}
 	opts = append(opts,
-		// Typed, so that "a" + "b" is still known to be a string when
-		// the expression compiles.
-		expr.Function(reserved+"add", meteredAdd,
-			new(func(any, string, string) string),
-			new(func(any, any, any) any)),
+		// One signature each: expr-lang tries overloads by checking the
+		// arguments again for each, which is exponential in nested +.
+		expr.Function(reserved+"plusString", meteredAdd, new(func(any, string, string) string)),
+		expr.Function(reserved+"plus", meteredAdd, new(func(any, any, any) any)),
 		expr.Function(reserved+"tick", meteredTick),
 	)
 	for _, name := range meteredNames() {
@@ -133,12 +132,23 @@ func (budgetPatch) Visit(node *ast.Node) {
 	meterArg := func() ast.Node { return &ast.IdentifierNode{Value: meterName} }
 	switch n := (*node).(type) {
 	case *ast.BinaryNode:
-		if n.Operator == "+" {
-			ast.Patch(node, &ast.CallNode{
-				Callee:    &ast.IdentifierNode{Value: reserved + "add"},
-				Arguments: []ast.Node{meterArg(), n.Left, n.Right},
-			})
+		// expr-lang checks the types before each patch: a + that cannot
+		// join strings (numbers, times) stays as it is.
+		if n.Operator != "+" {
+			return
 		}
+		l, r := kindOf(n.Left), kindOf(n.Right)
+		if l != reflect.String && l != reflect.Interface || r != reflect.String && r != reflect.Interface {
+			return
+		}
+		name := reserved + "plus"
+		if l == reflect.String && r == reflect.String {
+			name = reserved + "plusString"
+		}
+		ast.Patch(node, &ast.CallNode{
+			Callee:    &ast.IdentifierNode{Value: name},
+			Arguments: []ast.Node{meterArg(), n.Left, n.Right},
+		})
 	case *ast.BuiltinNode:
 		if isMetered(n.Name) {
 			ast.Patch(node, &ast.CallNode{
@@ -156,6 +166,15 @@ func (budgetPatch) Visit(node *ast.Node) {
 			}
 		}
 	}
+}
+
+// kindOf is the kind the checker found for n; Interface when unknown.
+func kindOf(n ast.Node) reflect.Kind {
+	t := n.Type()
+	if t == nil {
+		return reflect.Interface
+	}
+	return t.Kind()
 }
 
 func isMetered(name string) bool { return slices.Contains(meteredNames(), name) }
