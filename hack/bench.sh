@@ -31,6 +31,14 @@ go run ./hack/benchtable \
   -ratio StatusUpdateWorkflowAConcurrent/EtcdPutWorkflowA < "$out" | sed -n '/ratio/,$p'
 echo
 
+echo "## Sender identity: what the checks cost per event, against an in-process publish without them"
+go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" ./internal/identity/ | tee -a "$out" | go run ./hack/benchtable
+go test -run '^$' -bench 'PublishWith' -benchmem -count "$count" -benchtime "$benchtime" ./broker/ | tee -a "$out" | go run ./hack/benchtable
+go run ./hack/benchtable \
+  -ratio PublishWithPolicies/PublishWithoutIdentity \
+  -ratio VerifyCached/PublishWithoutIdentity -ratio VerifyUncached/PublishWithoutIdentity < "$out" | sed -n '/ratio/,$p'
+echo
+
 echo "## Broker: durable ingress and end-to-end latency against the raw limits"
 go run ./hack/brokerbench -runs "$count" -duration "${BROKER_BENCH_DURATION:-5s}"
 echo
