@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -40,6 +42,9 @@ type functionFlags struct {
 	sink       string
 	kubeconfig string
 	secretsDir string
+	// allowNamespaces is --allow-namespaces as given, for the functions
+	// that act on Kubernetes objects (see registerAllowNamespaces).
+	allowNamespaces string
 }
 
 func (f *functionFlags) register(cmd *cobra.Command, specFlag, specHelp string) {
@@ -53,6 +58,43 @@ func (f *functionFlags) registerServing(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.addr, "addr", "", "listen address (default :$PORT, or :8080)")
 	cmd.Flags().StringVar(&f.sink, "sink", "", "broker address events are sent to (default $K_SINK)")
 	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", os.Getenv("ZEROFLOW_SECRETS_DIR"), "directory of secret files <name>/<key> (also read: $ZEROFLOW_SECRET_<NAME>_<KEY>)")
+}
+
+// envAllowNamespaces is --allow-namespaces' default: a Deployment or
+// Knative Service sets it in its pod spec, where a cluster admin, not a
+// workflow's or sensor's author, decides it.
+const envAllowNamespaces = "ZEROFLOW_ALLOW_NAMESPACES"
+
+// registerAllowNamespaces adds --allow-namespaces to a function that acts on
+// Kubernetes objects on behalf of objects of many namespaces (resource
+// steps, sensor triggers). Its RBAC would let every workflow or sensor act
+// wherever the function may, so the function itself keeps each to its own
+// namespace, and this flag is the one way to widen that.
+func (f *functionFlags) registerAllowNamespaces(cmd *cobra.Command, whose string) {
+	cmd.Flags().StringVar(&f.allowNamespaces, "allow-namespaces", os.Getenv(envAllowNamespaces),
+		"a cluster-admin choice: namespaces (comma-separated) where "+whose+" may act besides its own; * allows any namespace and cluster-scoped objects (default $"+envAllowNamespaces+"; by default only its own namespace)")
+}
+
+// parseAllowNamespaces splits a comma list of namespaces, each a namespace
+// name or "*". A wrong entry stops the start, rather than being dropped: an
+// admin who widened the boundary should not find it silently narrower.
+func parseAllowNamespaces(list string) ([]string, error) {
+	var out []string
+	for _, ns := range strings.Split(list, ",") {
+		ns = strings.TrimSpace(ns)
+		if ns == "" {
+			continue
+		}
+		if ns != "*" {
+			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+				return nil, fmt.Errorf("--allow-namespaces: %q is neither * nor a namespace name: %s", ns, strings.Join(errs, "; "))
+			}
+		}
+		if !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out, nil
 }
 
 func newFunctionCommand() *cobra.Command {
@@ -69,32 +111,44 @@ on SIGTERM.`,
 	return cmd
 }
 
+// stepEnv is what a step function is made of; each takes the parts it
+// uses.
+type stepEnv struct {
+	store   sdk.ArtifactStore
+	dyn     dynamic.Interface
+	mapper  meta.RESTMapper
+	secrets secrets.Resolver
+	// allowNamespaces is the parsed --allow-namespaces (resource only).
+	allowNamespaces []string
+}
+
 // newStepFunctionCommands are the built-in step functions and the archive:
 // they take step.run (or workflow.finished) events on $PORT, keep logs and
 // records in the store $ZEROFLOW_ARTIFACTS names, and reply with the result.
 func newStepFunctionCommands() []*cobra.Command {
 	type builtin struct {
 		name, short string
-		// api: the function acts on Kubernetes objects.
+		// api: the function acts on Kubernetes objects, so it takes
+		// --kubeconfig and --allow-namespaces.
 		api  bool
-		make func(store sdk.ArtifactStore, dyn dynamic.Interface, mapper meta.RESTMapper, sec secrets.Resolver) sdk.Handler
+		make func(e stepEnv) sdk.Handler
 	}
 	var out []*cobra.Command
 	for _, b := range []builtin{
-		{name: "exec", short: "Run container and script steps as local processes", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
-			return exec.New(exec.Options{Artifacts: store})
+		{name: "exec", short: "Run container and script steps as local processes", make: func(e stepEnv) sdk.Handler {
+			return exec.New(exec.Options{Artifacts: e.store})
 		}},
-		{name: "http", short: "Run http steps (Argo's http template)", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, sec secrets.Resolver) sdk.Handler {
-			return zfhttp.New(zfhttp.Options{Artifacts: store, Secrets: sec})
+		{name: "http", short: "Run http steps (Argo's http template)", make: func(e stepEnv) sdk.Handler {
+			return zfhttp.New(zfhttp.Options{Artifacts: e.store, Secrets: e.secrets})
 		}},
-		{name: "resource", short: "Run resource steps: create, apply, patch or delete objects", api: true, make: func(store sdk.ArtifactStore, dyn dynamic.Interface, mapper meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
-			return resource.New(resource.Options{Dynamic: dyn, Mapper: mapper, Artifacts: store})
+		{name: "resource", short: "Run resource steps: create, apply, patch or delete objects", api: true, make: func(e stepEnv) sdk.Handler {
+			return resource.New(resource.Options{Dynamic: e.dyn, Mapper: e.mapper, Artifacts: e.store, AllowNamespaces: e.allowNamespaces})
 		}},
-		{name: "archive", short: "Store each finished run's record in the artifact store", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
-			return archive.New(store)
+		{name: "archive", short: "Store each finished run's record in the artifact store", make: func(e stepEnv) sdk.Handler {
+			return archive.New(e.store)
 		}},
-		{name: "dead-letter", short: "Store every event a Broker could not deliver (its deadLetterSink)", make: func(store sdk.ArtifactStore, _ dynamic.Interface, _ meta.RESTMapper, _ secrets.Resolver) sdk.Handler {
-			return deadletter.New(store)
+		{name: "dead-letter", short: "Store every event a Broker could not deliver (its deadLetterSink)", make: func(e stepEnv) sdk.Handler {
+			return deadletter.New(e.store)
 		}},
 	} {
 		var f functionFlags
@@ -103,6 +157,10 @@ func newStepFunctionCommands() []*cobra.Command {
 			Short: b.short,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				allow, err := parseAllowNamespaces(f.allowNamespaces)
+				if err != nil {
+					return err
+				}
 				store, err := sdk.ArtifactsFromEnv()
 				if err != nil {
 					return err
@@ -110,33 +168,31 @@ func newStepFunctionCommands() []*cobra.Command {
 				if store == nil {
 					return fmt.Errorf("no artifact store: set $%s to a directory or an s3:// URL", sdk.EnvArtifacts)
 				}
-				var (
-					dyn    dynamic.Interface
-					mapper meta.RESTMapper
-				)
+				e := stepEnv{store: store, secrets: secrets.Local{Dir: f.secretsDir}, allowNamespaces: allow}
 				if b.api {
 					cfg, err := kubeConfig(f.kubeconfig)
 					if err != nil {
 						return err
 					}
-					if dyn, err = dynamic.NewForConfig(cfg); err != nil {
+					if e.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 						return fmt.Errorf("kubernetes client: %w", err)
 					}
 					disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 					if err != nil {
 						return fmt.Errorf("kubernetes discovery: %w", err)
 					}
-					mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
+					e.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
 				}
 				ctx, stop, logger := functionContext(cmd)
 				defer stop()
-				h := b.make(store, dyn, mapper, secrets.Local{Dir: f.secretsDir})
+				h := b.make(e)
 				return sdk.Serve(ctx, h, sdk.Options{Addr: f.addr, Sink: f.sink, Logger: logger})
 			},
 		}
 		f.registerServing(cmd)
 		if b.api {
 			cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server (default: in-cluster)")
+			f.registerAllowNamespaces(cmd, "a workflow's resource step")
 		}
 		out = append(out, cmd)
 	}
@@ -205,6 +261,10 @@ of its conditions in the Sensor's status (the Sensor must exist in the API
 server), and fires its triggers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			allow, err := parseAllowNamespaces(f.allowNamespaces)
+			if err != nil {
+				return err
+			}
 			var s v1alpha1.Sensor
 			if err := readObject(f.spec, "Sensor", &s); err != nil {
 				return err
@@ -231,6 +291,9 @@ server), and fires its triggers.`,
 				Send:    send.Send,
 				Secrets: secrets.Local{Dir: f.secretsDir},
 				Logger:  logger,
+				// The admin's widening, never the Sensor's: its spec
+				// cannot name where its triggers may act.
+				AllowNamespaces: allow,
 			})
 			if err != nil {
 				return err
@@ -240,6 +303,7 @@ server), and fires its triggers.`,
 	}
 	f.register(cmd, "sensor", "the Sensor YAML")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server (default: in-cluster)")
+	f.registerAllowNamespaces(cmd, "a sensor's k8s and workflow triggers")
 	return cmd
 }
 
