@@ -38,13 +38,15 @@ func unresolved(objs []object) []string {
 			}
 		}
 		for _, c := range spec.Containers {
+			// An optional reference may name nothing: the pod starts
+			// without it (e.g. the controller's step-token key).
 			for _, e := range c.EnvFrom {
-				if e.SecretRef != nil {
+				if e.SecretRef != nil && !isTrue(e.SecretRef.Optional) {
 					need(from, "Secret", e.SecretRef.Name)
 				}
 			}
 			for _, e := range c.Env {
-				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && !isTrue(e.ValueFrom.SecretKeyRef.Optional) {
 					need(from, "Secret", e.ValueFrom.SecretKeyRef.Name)
 				}
 			}
@@ -88,3 +90,5 @@ func unresolved(objs []object) []string {
 	sort.Strings(missing)
 	return missing
 }
+
+func isTrue(b *bool) bool { return b != nil && *b }
