@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/expression"
 	"github.com/zeroflow-dev/zeroflow/internal/interpolate"
 )
 
@@ -253,12 +254,35 @@ func (op *operation) leafTimeout(f frame) (time.Duration, error) {
 // resolveLeaf substitutes every tag of a leaf template and fills in its
 // input values.
 func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInputs) (*v1alpha1.Template, error) {
+	// An http successCondition is code that the http function evaluates
+	// after substitution, as in Argo: its values are written as literals,
+	// never pasted as code (issue 11), so it is taken out of the plain
+	// substitution and done apart.
+	var cond string
+	if t.HTTP != nil && interpolate.Has(t.HTTP.SuccessCondition) {
+		t = t.DeepCopy()
+		cond, t.HTTP.SuccessCondition = t.HTTP.SuccessCondition, ""
+	}
+	out, err := op.substituteLeaf(t, sc)
+	if err != nil {
+		return nil, err
+	}
+	if cond != "" {
+		if out.HTTP.SuccessCondition, err = expression.SubstituteLiterals(cond, op.resolver(sc)); err != nil {
+			return nil, fmt.Errorf("template %s: http.successCondition: %w", t.Name, err)
+		}
+	}
+	return fillInputs(out, in), nil
+}
+
+// substituteLeaf resolves every tag of t as text, in a copy.
+func (op *operation) substituteLeaf(t *v1alpha1.Template, sc *scope) (*v1alpha1.Template, error) {
 	raw, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
 	}
 	if !bytes.Contains(raw, []byte("{{")) {
-		return fillInputs(t.DeepCopy(), in), nil
+		return t.DeepCopy(), nil
 	}
 	var doc any
 	if err := json.Unmarshal(raw, &doc); err != nil {
@@ -275,7 +299,7 @@ func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInp
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("template %s after substitution: %w", t.Name, err)
 	}
-	return fillInputs(&out, in), nil
+	return &out, nil
 }
 
 // fillInputs sets each input's value and drops what only the engine needs.
