@@ -30,6 +30,9 @@ type tagScope struct {
 	item bool
 	// retries is set in leaf templates, where {{retries}} is the attempt.
 	retries bool
+	// inInputs is set in a template's inputs, whose values and defaults
+	// see only the global variables.
+	inInputs bool
 }
 
 // nodeRefs are the tasks of a dag, or the steps of a steps template, that

@@ -125,8 +125,13 @@ func validateTemplateRetry(t *Template, path *field.Path) field.ErrorList {
 func (v *specValidator) validateTemplateTags(t *Template, path *field.Path) field.ErrorList {
 	sc := v.templateScope(t)
 	rest := *t
-	rest.DAG, rest.Steps, rest.Outputs = nil, nil, Outputs{}
+	rest.DAG, rest.Steps, rest.Outputs, rest.Inputs = nil, nil, Outputs{}, Inputs{}
 	allErrs := sc.checkStrings(rest, path)
+	// An input's own value or default is resolved before the template
+	// runs, from the global variables only (Argo substitutes the globals
+	// first): it cannot name another input or the attempt.
+	inputs := &tagScope{template: t.Name, workflowParams: v.workflowParams, inInputs: true}
+	allErrs = append(allErrs, inputs.checkStrings(t.Inputs, path.Child("inputs"))...)
 	outputs := *sc
 	outputs.nodes = childRefs(t)
 	return append(allErrs, outputs.checkStrings(t.Outputs, path.Child("outputs"))...)

@@ -49,6 +49,9 @@ func (sc *tagScope) checkInputVariable(path *field.Path, tag, rest string) *fiel
 	switch {
 	case name == "" || (family != "parameters" && family != "artifacts"):
 		return field.Invalid(path, tag, "not a variable: use {{inputs.parameters.<name>}} or {{inputs.artifacts.<name>}}")
+	case sc.inInputs:
+		return field.Invalid(path, tag, "an input's value or default is resolved before the template runs and sees only the global variables ({{workflow.*}}): "+
+			"use the other input in the template's body, or have the caller pass the value as an argument")
 	case sc.template == "":
 		return field.Invalid(path, tag, "there are no inputs here: {{inputs.*}} is only set inside a template")
 	case family == "parameters" && !slices.Contains(sc.inputs, name):
@@ -126,6 +129,8 @@ func (sc *tagScope) checkRetriesVariable(path *field.Path, tag, name string) *fi
 	switch {
 	case name != "retries":
 		return field.Invalid(path, tag, "not a variable: the attempt number is {{retries}}")
+	case sc.inInputs:
+		return field.Invalid(path, tag, "{{retries}} is not set in a template's inputs, which are resolved once before the first attempt: use it in the template's body")
 	case !sc.retries:
 		return field.Invalid(path, tag, "{{retries}} is only set in leaf templates (function, container, script, http or resource)")
 	}

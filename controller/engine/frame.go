@@ -163,7 +163,7 @@ func (op *operation) inputsFrom(tmpl *v1alpha1.Template, args v1alpha1.Arguments
 		if err != nil {
 			return resolvedInputs{}, err
 		}
-		return bindInputs(tmpl, a)
+		return op.bindInputs(tmpl, a)
 	})
 }
 

@@ -10,8 +10,13 @@ import (
 )
 
 // bindInputs gives each declared input its value: the argument of the same
-// name, else the input's own value or default.
-func bindInputs(tmpl *v1alpha1.Template, args v1alpha1.Arguments) (resolvedInputs, error) {
+// name, else the input's own value or default. An argument arrives resolved
+// in its caller's scope; a value or default written on the template has its
+// global tags ({{workflow.parameters.X}}, {{workflow.name}}, …) resolved
+// here, before the template runs, because Argo substitutes the globals into
+// a template before its inputs (common.SubstituteParams). Only the globals:
+// an input's value cannot name another input, as in Argo.
+func (op *operation) bindInputs(tmpl *v1alpha1.Template, args v1alpha1.Arguments) (resolvedInputs, error) {
 	in := resolvedInputs{params: make(map[string]string, len(tmpl.Inputs.Parameters))}
 	for _, p := range tmpl.Inputs.Parameters {
 		v, ok := argumentValue(args.Parameters, p.Name)
@@ -23,6 +28,12 @@ func bindInputs(tmpl *v1alpha1.Template, args v1alpha1.Arguments) (resolvedInput
 				v, ok = string(*p.Default), true
 			case p.ValueFrom != nil && p.ValueFrom.Default != nil:
 				v, ok = string(*p.ValueFrom.Default), true
+			}
+			if ok && interpolate.Has(v) {
+				var err error
+				if v, err = op.substituteString(v, op.globalScope()); err != nil {
+					return in, fmt.Errorf("inputs.parameters.%s: %w", p.Name, err)
+				}
 			}
 		}
 		if !ok {

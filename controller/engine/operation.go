@@ -122,7 +122,7 @@ func (op *operation) advance() {
 	root := op.execute(frame{
 		id:     rootID,
 		tmpl:   entry,
-		inputs: memoInputs(func() (resolvedInputs, error) { return bindInputs(entry, op.spec.Arguments) }),
+		inputs: memoInputs(func() (resolvedInputs, error) { return op.bindInputs(entry, op.spec.Arguments) }),
 	})
 	if root == nil {
 		// Shut down or past the deadline before the entrypoint could start.

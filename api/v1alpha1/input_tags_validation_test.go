@@ -1,0 +1,66 @@
+package v1alpha1
+
+import "testing"
+
+// TestValidateInputTags: a template's inputs.parameters[].value and default
+// are resolved before it runs from the global variables, as Argo's
+// common.SubstituteParams does (globals first, then inputs), so lint
+// accepts every global there (Argo's docs/variables.md, "Global") and
+// rejects what the engine could not resolve.
+func TestValidateInputTags(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  string
+		want []wantErr
+	}{
+		{
+			name: "globals in input values and defaults",
+			doc: document("Workflow", `
+entrypoint: main
+arguments: {parameters: [{name: title, value: Peak}]}
+templates:
+- name: main
+  inputs:
+    parameters:
+    - {name: a, value: "{{workflow.parameters.title}}"}
+    - {name: b, default: "{{workflow.name}} {{workflow.namespace}} {{workflow.uid}} {{workflow.creationTimestamp}}"}
+    - {name: c, default: "{{workflow.labels.workflows.argoproj.io/cron-workflow}}"}
+    - {name: d, default: "{{workflow.annotations.workflows.argoproj.io/scheduled-time}}"}
+    - {name: e, valueFrom: {default: "{{=upper(workflow.parameters.title)}}"}}
+  container: {image: alpine, command: [echo, "{{inputs.parameters.a}}"]}`),
+		},
+		{
+			name: "an unknown workflow parameter in a default",
+			doc: document("Workflow", `
+entrypoint: main
+arguments: {parameters: [{name: title, value: Peak}]}
+templates:
+- name: main
+  inputs: {parameters: [{name: a, default: "{{workflow.parameters.titel}}"}]}
+  container: {image: alpine}`),
+			want: []wantErr{{"spec.templates[0].inputs.parameters[0].default", `spec.arguments.parameters has no parameter "titel"`}},
+		},
+		{
+			name: "another input or the attempt in an input",
+			doc: document("Workflow", `
+entrypoint: main
+templates:
+- name: main
+  inputs:
+    parameters:
+    - {name: a, default: x}
+    - {name: b, default: "{{inputs.parameters.a}}"}
+    - {name: c, value: "{{retries}}"}
+  container: {image: alpine}`),
+			want: []wantErr{
+				{"spec.templates[0].inputs.parameters[1].default", "sees only the global variables"},
+				{"spec.templates[0].inputs.parameters[2].value", "{{retries}} is not set in a template's inputs"},
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkErrors(t, validateDocument(t, c.doc), c.want)
+		})
+	}
+}
