@@ -49,13 +49,15 @@ func parseTemplate(text string) (*template.Template, error) {
 // outside the template. Sensor authors, not event senders, write templates,
 // but the sensor may run in a process it shares with others, whose
 // environment can hold credentials (env, expandenv), and a template should
-// not make network requests (getHostByName). A new map per call keeps the
-// package free of mutable state.
+// not make network requests (getHostByName). The functions whose result
+// size an argument (perhaps the event's) chooses are sized first (budgeted).
+// A new map per call keeps the package free of mutable state.
 func funcMap() template.FuncMap {
 	fm := sprig.TxtFuncMap()
 	for _, name := range []string{"env", "expandenv", "getHostByName"} {
 		delete(fm, name)
 	}
+	budgeted(fm)
 	return fm
 }
 

@@ -142,8 +142,8 @@ func runTemplate(text string, doc []byte) (string, error) {
 	if err := json.Unmarshal(doc, &input); err != nil {
 		return "", fmt.Errorf("decoding the document: %w", err)
 	}
-	var out strings.Builder
-	if err := t.Execute(&out, map[string]any{"Input": input}); err != nil {
+	out := newBoundedWriter()
+	if err := t.Execute(out, map[string]any{"Input": input}); err != nil {
 		return "", err
 	}
 	return out.String(), nil
