@@ -99,3 +99,36 @@ func TestSuccessConditionValuesAreData(t *testing.T) {
 		},
 	})
 }
+
+// TestTagInAValueStaysText: values are substituted once. A workflow
+// parameter holding a tag (an event's field) that reaches a template
+// through an input's default, a task argument and an expression tag is
+// the same text in every field of the dispatched template: nothing
+// evaluates it.
+func TestTagInAValueStaysText(t *testing.T) {
+	const tag = `{{= repeat(repeat('x', 999999), 1000000) }}{{workflow.name}}`
+	wf := dagWF(`
+- {name: D, template: byDefault}
+- {name: A, template: echo, arguments: {parameters: [{name: x, value: "{{workflow.parameters.x}}"}]}}
+- {name: E, template: echo, arguments: {parameters: [{name: x, value: "{{= workflow.parameters.x }}"}]}}`,
+		`arguments: {parameters: [{name: x, value: `+strconv.Quote(tag)+`}]}`, `
+- name: byDefault
+  inputs: {parameters: [{name: z, default: "{{workflow.parameters.x}}"}]}
+  script: {image: alpine, command: [sh], source: "echo '{{inputs.parameters.z}}'"}`)
+	runCases(t, []engineCase{{
+		name: "a tag in a value is text",
+		wf:   wf,
+		steps: []step{{in: submit(), dispatch: []string{"main.D", "main.A", "main.E"}, check: func(t *testing.T, o engine.Outcome) {
+			if got := o.Dispatch[0].Template.Script.Source; got != "echo '"+tag+"'" {
+				t.Errorf("input default: source = %q", got)
+			}
+			for _, d := range o.Dispatch {
+				for _, p := range d.Template.Inputs.Parameters {
+					if p.Value == nil || string(*p.Value) != tag {
+						t.Errorf("%s: input %s = %v, want the text %q", d.NodeID, p.Name, p.Value, tag)
+					}
+				}
+			}
+		}}},
+	}})
+}
