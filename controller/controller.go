@@ -61,6 +61,12 @@ type Config struct {
 	// submit whose verified sender is in namespace A may create a
 	// workflow in A only, whatever RBAC would let the controller do.
 	CrossNamespace []NamespacePair
+	// Schedules, when set, keeps the schedules of CronWorkflows in step
+	// with the API: Run watches CronWorkflows and applies each one
+	// created, changed or deleted (ClusterSchedules on a cluster). Nil:
+	// the controller only takes the firings; something else makes the
+	// PingSources (zeroflow render, for the CronWorkflows in files).
+	Schedules Schedules
 }
 
 // NamespacePair allows senders in From to submit workflows to To; "*" in

@@ -18,6 +18,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/render"
 )
 
 // LabelCronWorkflow marks the runs of a CronWorkflow with its name.
@@ -35,11 +36,18 @@ const (
 // PingSourceNamespace reads the namespace out of a PingSource event's
 // source, /apis/v1/namespaces/<namespace>/pingsources/<name>.
 func PingSourceNamespace(source string) string {
+	ns, _ := pingSourceOf(source)
+	return ns
+}
+
+// pingSourceOf reads the namespace and name of the PingSource out of its
+// event's source; both "" if the source names none.
+func pingSourceOf(source string) (namespace, name string) {
 	parts := strings.Split(strings.Trim(source, "/"), "/")
 	if len(parts) == 6 && parts[0] == "apis" && parts[2] == "namespaces" && parts[4] == "pingsources" {
-		return parts[3]
+		return parts[3], parts[5]
 	}
-	return ""
+	return "", ""
 }
 
 // CronRunName is the name of the run a CronWorkflow's firing at t starts:
@@ -54,12 +62,12 @@ func CronRunName(cronWorkflow string, t time.Time) string {
 // to the history limits and records what it saw in the status.
 func (c *Controller) handleCron(ctx context.Context, ev event.Event) error {
 	name := events.Extension(ev, events.ExtCronWorkflow)
-	ns := events.Extension(ev, events.ExtNamespace)
-	if ns == "" {
-		ns = PingSourceNamespace(ev.Source())
-	}
+	ns, pingSource := pingSourceOf(ev.Source())
 	if name == "" || ns == "" {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("ping %s: the %s extension and a PingSource source (/apis/v1/namespaces/NS/pingsources/NAME) are required", ev.ID(), events.ExtCronWorkflow))
+	}
+	if extNS := events.Extension(ev, events.ExtNamespace); extNS != "" && extNS != ns {
+		return sdk.Status(http.StatusForbidden, fmt.Errorf("ping %s: from PingSource %s/%s, which cannot fire a CronWorkflow of namespace %s", ev.ID(), ns, pingSource, extNS))
 	}
 	scheduled := ev.Time().Truncate(time.Second)
 	if ev.Time().IsZero() {
@@ -74,6 +82,15 @@ func (c *Controller) handleCron(ctx context.Context, ev event.Event) error {
 	}
 	if err != nil {
 		return fmt.Errorf("cron %s/%s: %w", ns, name, err)
+	}
+	// One EventPolicy admits the pings of every CronWorkflow's
+	// PingSources (render.CronEventPolicy), so which CronWorkflow a ping
+	// may fire is checked here: its source (set by Knative's ping adapter
+	// from the PingSource itself) must be one of this CronWorkflow's.
+	if !slices.Contains(render.CronPingSourceNames(cw), pingSource) {
+		c.metrics.refused.Add(1)
+		c.cfg.Logger.WarnContext(ctx, "cron firing refused: the PingSource is not the CronWorkflow's", "cronWorkflow", ns+"/"+name, "pingSource", ns+"/"+pingSource, "id", ev.ID())
+		return sdk.Status(http.StatusForbidden, fmt.Errorf("ping %s: PingSource %s/%s is not one of CronWorkflow %s's (%v)", ev.ID(), ns, pingSource, name, render.CronPingSourceNames(cw)))
 	}
 	runs, err := c.cfg.Client.ListWorkflows(ctx, ns, metav1.ListOptions{LabelSelector: LabelCronWorkflow + "=" + name})
 	if err != nil {
@@ -162,7 +179,7 @@ func cronRun(cw *v1alpha1.CronWorkflow, name string, scheduled time.Time) *v1alp
 		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Workflow"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: cw.Namespace,
-			Labels:      map[string]string{},
+			Labels: map[string]string{},
 			Annotations: map[string]string{AnnotationScheduledTime: scheduled.UTC().Format(time.RFC3339)},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "CronWorkflow", Name: cw.Name, UID: cw.UID,

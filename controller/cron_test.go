@@ -2,6 +2,8 @@ package controller_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 )
 
 // cronWorkflow creates the CronWorkflow "nightly" in ns; script is its one
@@ -54,7 +57,7 @@ func fire(t *testing.T, ns string, at time.Time) {
 	ev := event.New()
 	ev.SetID(ns + "-" + at.Format(time.RFC3339))
 	ev.SetType(events.TypeKnativePing)
-	ev.SetSource("/apis/v1/namespaces/" + ns + "/pingsources/nightly-cron")
+	ev.SetSource("/apis/v1/namespaces/" + ns + "/pingsources/zeroflow-cron-nightly")
 	ev.SetTime(at)
 	ev.SetExtension(events.ExtCronWorkflow, "nightly")
 	ev.SetExtension(events.ExtNamespace, ns) // the test's Trigger lives in default
@@ -179,5 +182,38 @@ func TestCronWorkflowKeepsItsHistoryLimit(t *testing.T) {
 	}
 	if len(names) != 2 {
 		t.Errorf("runs left %v, want the last 2", names)
+	}
+}
+
+// One EventPolicy lets every CronWorkflow's PingSources send pings, so the
+// controller checks that a firing comes from one of the CronWorkflow's own
+// PingSources (its source, which Knative's adapter sets): another's, or
+// one claiming another namespace, starts nothing.
+func TestCronWorkflowFiringFromAnotherPingSourceIsRefused(t *testing.T) {
+	ns := uniqueNamespace("cron-refused")
+	cronWorkflow(t, ns, "", "echo nightly")
+	at := time.Now().Truncate(time.Second)
+	for _, tc := range []struct{ name, source, extNS string }{
+		{"another CronWorkflow's PingSource", "/apis/v1/namespaces/" + ns + "/pingsources/zeroflow-cron-other", ""},
+		{"the old name", "/apis/v1/namespaces/" + ns + "/pingsources/nightly-cron", ""},
+		{"another namespace's PingSource", "/apis/v1/namespaces/elsewhere/pingsources/zeroflow-cron-nightly", ns},
+	} {
+		ev := event.New()
+		ev.SetID(tc.name)
+		ev.SetType(events.TypeKnativePing)
+		ev.SetSource(tc.source)
+		ev.SetTime(at)
+		ev.SetExtension(events.ExtCronWorkflow, "nightly")
+		if tc.extNS != "" {
+			ev.SetExtension(events.ExtNamespace, tc.extNS)
+		}
+		_, err := ctrl.Handle(context.Background(), ev)
+		var se *sdk.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusForbidden {
+			t.Errorf("%s: %v, want 403", tc.name, err)
+		}
+	}
+	if runs := runsOf(t, ns); len(runs) != 0 {
+		t.Errorf("%d runs started by refused firings", len(runs))
 	}
 }

@@ -18,9 +18,11 @@ import (
 )
 
 // Run watches Workflows (so that one created with kubectl or by GitOps
-// starts), fires the wake-ups the engine asks for (retry backoffs,
-// timeouts, suspend durations), and every ResyncPeriod looks at each
-// unfinished workflow, sending again the steps whose results are overdue.
+// starts) and, with Config.Schedules, CronWorkflows (so that their
+// schedules follow the API), fires the wake-ups the engine asks for
+// (retry backoffs, timeouts, suspend durations), and every ResyncPeriod
+// looks at each unfinished workflow, sending again the steps whose results
+// are overdue.
 // It returns when ctx ends. One instance runs it; any number may Handle.
 func (c *Controller) Run(ctx context.Context) error {
 	lw := &cache.ListWatch{
@@ -73,6 +75,11 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.queue.ShutDown()
 		return nil
 	})
+	if c.cfg.Schedules != nil {
+		g.Go(func() error {
+			return WatchSchedules(ctx, c.cfg.Client, c.cfg.Namespace, c.cfg.Schedules, c.cfg.Logger)
+		})
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		return errors.Join(ctx.Err(), g.Wait())
 	}

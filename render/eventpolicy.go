@@ -33,7 +33,11 @@ import (
 //   - each EventSource's webhook ServiceAccount, its calendar PingSources
 //     and its resource ApiServerSources: events of that EventSource
 //     (zfeventsource), of non-reserved, ping and apiserver types each;
-//   - each CronWorkflow's PingSources: pings of that CronWorkflow.
+//   - the PingSources of CronWorkflows (all named with
+//     CronPingSourcePrefix, so that one policy made at install time
+//     admits those the controller makes at run time): pings. Which
+//     CronWorkflow a ping may fire the controller checks: the ping's
+//     source must name one of that CronWorkflow's PingSources.
 //
 // Senders are named by `from.ref` where Knative resolves the object to its
 // OIDC identity (Triggers, PingSources, ApiServerSources: their
@@ -62,6 +66,8 @@ const (
 	// ControllerPolicy lets the controller's ServiceAccount send what the
 	// controller sends.
 	ControllerPolicy = "zeroflow-controller"
+	// CronPolicy lets the PingSources of CronWorkflows send pings.
+	CronPolicy = "zeroflow-cron"
 )
 
 // SensorPolicyName is the policy of the sensor functions' ServiceAccount on
@@ -155,9 +161,10 @@ func StepFunctionEventPolicy(namespace, broker, function string) eventingv1alpha
 }
 
 // RuntimeEventPolicies are the runtime's policies on broker: the
-// controller's and each built-in step function's.
+// controller's, the CronWorkflows' PingSources' and each built-in step
+// function's.
 func RuntimeEventPolicies(namespace, broker string) []eventingv1alpha1.EventPolicy {
-	out := []eventingv1alpha1.EventPolicy{ControllerEventPolicy(namespace, broker)}
+	out := []eventingv1alpha1.EventPolicy{ControllerEventPolicy(namespace, broker), CronEventPolicy(namespace, broker)}
 	for _, fn := range BuiltinFunctions {
 		out = append(out, StepFunctionEventPolicy(namespace, broker, fn))
 	}
@@ -225,16 +232,17 @@ func EventSourceEventPolicies(es *v1alpha1.EventSource) []eventingv1alpha1.Event
 	return out
 }
 
-// CronWorkflowEventPolicy lets a CronWorkflow's PingSources send its
-// pings (zfcronworkflow = the CronWorkflow), so that no one else can fire
-// it.
-func CronWorkflowEventPolicy(cw *v1alpha1.CronWorkflow, broker string) eventingv1alpha1.EventPolicy {
-	var from []eventingv1alpha1.EventPolicySpecFrom
-	for _, p := range cronPingSourceNames(cw) {
-		from = append(from, fromRef(sourcesAPIVersion, "PingSource", p))
-	}
-	return eventPolicy(cw.Namespace, childName(cw.Name, "cron"), broker, map[string]string{LabelCronWorkflow: cw.Name, LabelComponent: "cron"}, from,
-		exact("type", events.TypeKnativePing, events.ExtCronWorkflow, cw.Name))
+// CronEventPolicy lets the PingSources of the namespace's CronWorkflows
+// send pings to broker. They are named by a subject prefix, not by ref:
+// the controller makes PingSources for CronWorkflows created at any time,
+// and Knative names each one's OIDC ServiceAccount after it
+// (<name>-oidc-sources.knative.dev-pingsource, cut and hashed past 63
+// characters but always starting with the name's first 31), so all of them
+// start with CronPingSourcePrefix.
+func CronEventPolicy(namespace, broker string) eventingv1alpha1.EventPolicy {
+	return eventPolicy(namespace, CronPolicy, broker, map[string]string{LabelComponent: "cron"},
+		[]eventingv1alpha1.EventPolicySpecFrom{fromSub(sdk.ServiceAccountSubject(identityNamespace(namespace), CronPingSourcePrefix+"*"))},
+		exact("type", events.TypeKnativePing))
 }
 
 // EventPolicies are every policy for in and the runtime, on the brokers

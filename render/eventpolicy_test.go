@@ -85,7 +85,11 @@ func TestWhoMaySendWhat(t *testing.T) {
 	stepExec := render.TriggerSubject(ns, "zeroflow-step-exec")
 	stepEnrich := render.TriggerSubject(ns, "zeroflow-step-enrich")
 	depA := render.TriggerSubject(ns, "s-dep-a")
-	cron0 := render.PingSourceSubject(ns, "nightly-cron-0")
+	cron0 := render.PingSourceSubject(ns, "zeroflow-cron-nightly-0")
+	// A CronWorkflow the controller learns of at run time, with a name
+	// long enough that Knative hashes its PingSource's ServiceAccount.
+	cronLater := render.PingSourceSubject(ns, render.CronPingSourceNames(&v1alpha1.CronWorkflow{
+		ObjectMeta: metav1.ObjectMeta{Name: "scale-up-for-the-black-friday-peak-20261203"}, Spec: v1alpha1.CronWorkflowSpec{Schedule: "0 8 * * *"}})[0])
 	calendar := render.PingSourceSubject(ns, "hooks-calendar-nightly")
 	resource := render.ApiServerSourceSubject(ns, "hooks-resource-cms")
 	for _, tc := range []struct {
@@ -114,7 +118,12 @@ func TestWhoMaySendWhat(t *testing.T) {
 		{"webhook forwards no ping", webhook, events.TypeKnativePing, map[string]string{events.ExtEventSource: "hooks", events.ExtCronWorkflow: "nightly"}, false},
 		{"webhook forwards no apiserver event", webhook, "dev.knative.apiserver.resource.add", map[string]string{events.ExtEventSource: "hooks"}, false},
 		{"cron fires its CronWorkflow", cron0, events.TypeKnativePing, map[string]string{events.ExtCronWorkflow: "nightly"}, true},
-		{"cron fires no other", cron0, events.TypeKnativePing, map[string]string{events.ExtCronWorkflow: "other"}, false},
+		{"a CronWorkflow made at run time fires", cronLater, events.TypeKnativePing, map[string]string{events.ExtCronWorkflow: "scale-up-for-the-black-friday-peak-20261203"}, true},
+		// Which CronWorkflow a ping may fire the controller checks (by
+		// its source): the policy lets any cron PingSource send pings.
+		{"cron runs no step", cron0, events.TypeStepRun, map[string]string{events.ExtFunction: "exec"}, false},
+		{"cron submits nothing", cronLater, events.TypeWorkflowSubmit, nil, false},
+		{"another namespace's cron", render.PingSourceSubject("other", "zeroflow-cron-nightly"), events.TypeKnativePing, map[string]string{events.ExtCronWorkflow: "nightly"}, false},
 		{"calendar pings for its EventSource", calendar, events.TypeKnativePing, map[string]string{events.ExtEventSource: "hooks", events.ExtEvent: "nightly"}, true},
 		{"calendar fires no CronWorkflow", calendar, events.TypeKnativePing, map[string]string{events.ExtCronWorkflow: "nightly"}, false},
 		{"resource source sends its objects", resource, "dev.knative.apiserver.resource.add", map[string]string{events.ExtEventSource: "hooks"}, true},

@@ -44,17 +44,25 @@ var BuiltinFunctions = []string{engine.FunctionExec, engine.FunctionHTTP, engine
 func BuiltinService(function string) string { return "zeroflow-" + function }
 
 // ControllerTriggers route the controller's inputs to it: submits, step
-// results and ticks, one Trigger each (a Trigger matches one type).
+// results, ticks and the firings of CronWorkflows, one Trigger each (a
+// Trigger matches one type). The firings of every CronWorkflow share one
+// Trigger, so that a CronWorkflow made at run time needs no Trigger of its
+// own and the controller's callers are known when it is installed: it
+// takes the pings that carry zfcronworkflow (an empty attribute value is
+// Knative's "set, to any value"), not the calendar EventSources' pings.
 func ControllerTriggers(namespace, broker string) []eventingv1.Trigger {
-	out := make([]eventingv1.Trigger, 0, 3)
-	for _, t := range []struct{ name, typ string }{
-		{"submit", events.TypeWorkflowSubmit},
-		{"result", events.TypeStepResult},
-		{"tick", events.TypeWorkflowTick},
+	out := make([]eventingv1.Trigger, 0, 4)
+	for _, t := range []struct {
+		name  string
+		attrs eventingv1.TriggerFilterAttributes
+	}{
+		{"submit", eventingv1.TriggerFilterAttributes{"type": events.TypeWorkflowSubmit}},
+		{"result", eventingv1.TriggerFilterAttributes{"type": events.TypeStepResult}},
+		{"tick", eventingv1.TriggerFilterAttributes{"type": events.TypeWorkflowTick}},
+		{"cron", eventingv1.TriggerFilterAttributes{"type": events.TypeKnativePing, events.ExtCronWorkflow: eventingv1.TriggerAnyFilter}},
 	} {
 		out = append(out, trigger(namespace, childName(ControllerService, t.name), broker,
-			map[string]string{LabelComponent: "controller"},
-			eventingv1.TriggerFilterAttributes{"type": t.typ}, coreServiceDestination(ControllerService)))
+			map[string]string{LabelComponent: "controller"}, t.attrs, coreServiceDestination(ControllerService)))
 	}
 	return out
 }
@@ -80,9 +88,6 @@ func ControllerResync(namespace string) sourcesv1.PingSource {
 // ControllerIdentity is the controller's environment for its sender
 // identity (the audience and callers it checks: its Triggers and the
 // resync PingSource; its broker token) and the token's volume and mount.
-// CronWorkflows' Triggers deliver to it too: their subjects
-// (TriggerSubject of CronWorkflowTriggerName) are not known when it is
-// installed, so the controller adds those of the CronWorkflows it knows.
 func ControllerIdentity(namespace, broker string, opts Options) ([]corev1.EnvVar, corev1.Volume, corev1.VolumeMount) {
 	ns := identityNamespace(namespace)
 	callers := []string{PingSourceSubject(ns, ResyncPingSource)}
