@@ -98,3 +98,70 @@ func TestRunRejectsWhatItCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// A Scheduler's PingSources come and go while it runs: a set applied
+// fires, a changed set replaces it, and a removed one fires no more.
+func TestSchedulerAppliesAndRemovesWhileRunning(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		got = map[string]int{}
+	)
+	count := func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[name]
+	}
+	s := pingsource.NewScheduler(func(_ context.Context, _, _, _ string, ev event.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got[ev.Source()[strings.LastIndex(ev.Source(), "/")+1:]]++
+		return nil
+	}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 10s: %s (%v)", what, got)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	a, b := source("* * * * * *"), source("* * * * * *")
+	a.Name, b.Name = "a", "b"
+	if err := s.Apply("team-a/nightly", []sourcesv1.PingSource{a}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a fires", func() bool { return count("a") >= 1 })
+	if err := s.Apply("team-a/nightly", []sourcesv1.PingSource{b}); err != nil {
+		t.Fatal(err)
+	}
+	if names := s.Scheduled("team-a/nightly"); len(names) != 1 || names[0].Name != "b" {
+		t.Errorf("scheduled %v, want b only", names)
+	}
+	waitFor("b fires", func() bool { return count("b") >= 1 })
+	aAfter := count("a")
+	bad := source("every night")
+	if err := s.Apply("team-a/nightly", []sourcesv1.PingSource{bad}); err == nil {
+		t.Error("a schedule that does not parse was applied")
+	}
+	s.Remove("team-a/nightly")
+	bAfter := count("b")
+	time.Sleep(2500 * time.Millisecond)
+	// One firing may have been under way as each set went.
+	if count("a") > aAfter+1 || count("b") > bAfter+1 {
+		t.Errorf("removed PingSources fired on: %v", got)
+	}
+	if len(s.Scheduled("team-a/nightly")) != 0 {
+		t.Error("still scheduled after Remove")
+	}
+}
