@@ -122,7 +122,8 @@ func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string) (event
 	ev.SetExtension(events.ExtAttempt, strconv.Itoa(int(d.Attempt)))
 	ev.SetExtension(events.ExtFunction, d.Function)
 	ev.SetExtension(events.ExtStepToken, token)
-	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template}
+	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template,
+		ServiceAccountName: stepServiceAccount(wf, d.Template)}
 	if !d.Deadline.IsZero() {
 		dl := d.Deadline
 		run.Deadline = &dl
@@ -131,4 +132,19 @@ func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string) (event
 		return ev, fmt.Errorf("encode step.run %s: %w", ev.ID(), err)
 	}
 	return ev, nil
+}
+
+// stepServiceAccount is the identity a step acts with, as Argo picks its
+// pod's: the template's serviceAccountName, else the workflow's, else the
+// one of the WorkflowTemplate it runs.
+func stepServiceAccount(wf *v1alpha1.Workflow, t v1alpha1.Template) string {
+	switch {
+	case t.ServiceAccountName != "":
+		return t.ServiceAccountName
+	case wf.Spec.ServiceAccountName != "":
+		return wf.Spec.ServiceAccountName
+	case wf.Status.StoredWorkflowTemplateSpec != nil:
+		return wf.Status.StoredWorkflowTemplateSpec.ServiceAccountName
+	}
+	return ""
 }

@@ -75,6 +75,17 @@ const (
 // sensors).
 func SensorPolicyName(broker string) string { return childName(SensorServiceAccount, broker) }
 
+// sensorAccountPolicyName is the policy of a sensor ServiceAccount on
+// broker: SensorPolicyName for zeroflow-sensor, one of its own for a
+// ServiceAccount a Sensor names (each sender is listed in one policy per
+// Broker).
+func sensorAccountPolicyName(serviceAccount, broker string) string {
+	if serviceAccount == SensorServiceAccount {
+		return SensorPolicyName(broker)
+	}
+	return childName(SensorServiceAccount, broker, "as", serviceAccount)
+}
+
 // EventSourceServiceAccountName is the ServiceAccount an EventSource's
 // webhook function runs as: its own, so that its policy can bind it to its
 // EventSource's name (zfeventsource). It needs no API access.
@@ -185,17 +196,18 @@ func SensorEventPolicies(s *v1alpha1.Sensor) []eventingv1alpha1.EventPolicy {
 			[]eventingv1alpha1.EventPolicySpecFrom{fromTrigger(name)},
 			exact("type", events.TypeDependency, events.ExtSensor, s.Name, events.ExtDependency, d.Name)))
 	}
-	out = append(out, SensorServiceAccountEventPolicy(s.Namespace, broker))
+	out = append(out, SensorServiceAccountEventPolicy(s.Namespace, broker, SensorServiceAccountName(s)))
 	sortPolicies(out)
 	return out
 }
 
 // SensorServiceAccountEventPolicy lets the sensor functions of namespace
-// submit workflows and send their cloudEvent triggers' events (any type
-// that is not reserved) to broker.
-func SensorServiceAccountEventPolicy(namespace, broker string) eventingv1alpha1.EventPolicy {
-	return eventPolicy(namespace, SensorPolicyName(broker), broker, map[string]string{LabelComponent: "sensor"},
-		[]eventingv1alpha1.EventPolicySpecFrom{fromSub(sdk.ServiceAccountSubject(identityNamespace(namespace), SensorServiceAccount))},
+// that run as serviceAccount (zeroflow-sensor unless a Sensor names
+// another) submit workflows and send their cloudEvent triggers' events
+// (any type that is not reserved) to broker.
+func SensorServiceAccountEventPolicy(namespace, broker, serviceAccount string) eventingv1alpha1.EventPolicy {
+	return eventPolicy(namespace, sensorAccountPolicyName(serviceAccount, broker), broker, map[string]string{LabelComponent: "sensor"},
+		[]eventingv1alpha1.EventPolicySpecFrom{fromSub(sdk.ServiceAccountSubject(identityNamespace(namespace), serviceAccount))},
 		anyOf(exact("type", events.TypeWorkflowSubmit), eventingv1.SubscriptionsAPIFilter{All: notReserved()}))
 }
 

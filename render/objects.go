@@ -196,6 +196,13 @@ func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
 	for _, cw := range in.CronWorkflows {
 		out.Add(CronWorkflow(cw, broker))
 	}
+	// Sensors submit to their own eventBusName: the controller takes its
+	// inputs there too (the runtime's Broker has its Triggers already).
+	for _, ref := range in.EventBuses(namespace, broker) {
+		if ref != (BrokerRef{namespace, broker}) {
+			out.Triggers = append(out.Triggers, EventBusControllerTriggers(ref, namespace)...)
+		}
+	}
 	for _, fn := range in.CalledFunctions() {
 		out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, fn))
 		out.EventPolicies = append(out.EventPolicies, StepFunctionEventPolicy(namespace, broker, fn))

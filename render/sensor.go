@@ -43,7 +43,7 @@ func Sensor(s *v1alpha1.Sensor, opts Options) (Objects, error) {
 		{name: SensorFilterName(s), args: []string{"function", "filter"}, serviceAccount: FilterServiceAccount, callers: deps},
 		// The sensor keeps its condition state in the Sensor's status and
 		// submits workflows: it needs the API, and posts to the broker.
-		{name: SensorFunctionName(s), args: []string{"function", "sensor"}, serviceAccount: SensorServiceAccount,
+		{name: SensorFunctionName(s), args: []string{"function", "sensor"}, serviceAccount: SensorServiceAccountName(s),
 			callers: []string{TriggerSubject(ns, sensorTriggerName(s))}, broker: broker},
 	} {
 		f.namespace, f.spec, f.labels = s.Namespace, spec, map[string]string{LabelSensor: s.Name, LabelComponent: "sensor"}
@@ -53,6 +53,17 @@ func Sensor(s *v1alpha1.Sensor, opts Options) (Objects, error) {
 	out.Triggers = SensorTriggers(s)
 	out.sort()
 	return out, nil
+}
+
+// SensorServiceAccountName is the ServiceAccount a sensor's sensor function
+// runs as, and acts on the API with (its k8s and workflow triggers): the
+// Sensor's spec.template.serviceAccountName (Argo's field), else the
+// namespace's zeroflow-sensor.
+func SensorServiceAccountName(s *v1alpha1.Sensor) string {
+	if s.Spec.Template != nil && s.Spec.Template.ServiceAccountName != "" {
+		return s.Spec.Template.ServiceAccountName
+	}
+	return SensorServiceAccount
 }
 
 // sensorDependencyTriggerName is the Trigger of a sensor's dependency into

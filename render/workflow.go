@@ -43,13 +43,16 @@ var BuiltinFunctions = []string{engine.FunctionExec, engine.FunctionHTTP, engine
 // BuiltinService is the Knative Service of a built-in function.
 func BuiltinService(function string) string { return "zeroflow-" + function }
 
-// ControllerTriggers route the controller's inputs to it: submits, step
-// results, ticks and the firings of CronWorkflows, one Trigger each (a
-// Trigger matches one type). The firings of every CronWorkflow share one
-// Trigger, so that a CronWorkflow made at run time needs no Trigger of its
-// own and the controller's callers are known when it is installed: it
-// takes the pings that carry zfcronworkflow (an empty attribute value is
-// Knative's "set, to any value"), not the calendar EventSources' pings.
+// ControllerTriggers route the controller's inputs on broker to it:
+// submits, step results, ticks and the firings of CronWorkflows, one
+// Trigger each (a Trigger matches one type). The firings of every
+// CronWorkflow share one Trigger, so that a CronWorkflow made at run time
+// needs no Trigger of its own and the controller's callers are known when
+// it is installed: it takes the pings that carry zfcronworkflow (an empty
+// attribute value is Knative's "set, to any value"), not the calendar
+// EventSources' pings. They are named after the broker, since a
+// namespace may have several that sensors submit to, except on "default",
+// whose names predate that and stay stable.
 func ControllerTriggers(namespace, broker string) []eventingv1.Trigger {
 	out := make([]eventingv1.Trigger, 0, 4)
 	for _, t := range []struct {
@@ -61,8 +64,13 @@ func ControllerTriggers(namespace, broker string) []eventingv1.Trigger {
 		{"tick", eventingv1.TriggerFilterAttributes{"type": events.TypeWorkflowTick}},
 		{"cron", eventingv1.TriggerFilterAttributes{"type": events.TypeKnativePing, events.ExtCronWorkflow: eventingv1.TriggerAnyFilter}},
 	} {
-		out = append(out, trigger(namespace, childName(ControllerService, t.name), broker,
-			map[string]string{LabelComponent: "controller"}, t.attrs, coreServiceDestination(ControllerService)))
+		name := childName(ControllerService, t.name)
+		if broker != "default" {
+			name = childName(ControllerService, broker, t.name)
+		}
+		out = append(out, trigger(namespace, name, broker,
+			map[string]string{LabelComponent: "controller"},
+			t.attrs, coreServiceDestination(ControllerService)))
 	}
 	return out
 }
@@ -88,11 +96,18 @@ func ControllerResync(namespace string) sourcesv1.PingSource {
 // ControllerIdentity is the controller's environment for its sender
 // identity (the audience and callers it checks: its Triggers and the
 // resync PingSource; its broker token) and the token's volume and mount.
-func ControllerIdentity(namespace, broker string, opts Options) ([]corev1.EnvVar, corev1.Volume, corev1.VolumeMount) {
+// buses are the other Brokers sensors submit to (EventBuses): their
+// controller Triggers may call it too.
+func ControllerIdentity(namespace, broker string, opts Options, buses ...BrokerRef) ([]corev1.EnvVar, corev1.Volume, corev1.VolumeMount) {
 	ns := identityNamespace(namespace)
 	callers := []string{PingSourceSubject(ns, ResyncPingSource)}
 	for _, t := range ControllerTriggers(namespace, broker) {
 		callers = append(callers, TriggerSubject(ns, t.Name))
+	}
+	for _, b := range buses {
+		for _, t := range ControllerTriggers(b.Namespace, b.Name) {
+			callers = append(callers, TriggerSubject(identityNamespace(b.Namespace), t.Name))
+		}
 	}
 	f := function{name: ControllerService, namespace: namespace, callers: callers, broker: broker, audience: ControllerAudience(ns)}
 	env, volumes, mounts := f.identity(opts)

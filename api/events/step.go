@@ -19,6 +19,12 @@ type StepRun struct {
 	Template v1alpha1.Template `json:"template"`
 	// Deadline, when set, is when the attempt times out.
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// ServiceAccountName is the identity the step acts with: the
+	// template's serviceAccountName, else the workflow's (Argo runs the
+	// step's pod under it). "" is the function's own identity. The
+	// resource function impersonates it where it may; other functions
+	// only record it.
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
 
 // Parameters returns the resolved input parameters by name.

@@ -104,7 +104,7 @@ func validateHTTP(h *HTTPTemplate, path *field.Path) field.ErrorList {
 		allErrs = append(allErrs, field.Invalid(path.Child("timeoutSeconds"), *h.TimeoutSeconds, "must be at least 1 second"))
 	}
 	if h.SuccessCondition != "" {
-		if err := expression.Check(h.SuccessCondition); err != nil {
+		if err := expression.CheckWithTags(h.SuccessCondition); err != nil {
 			allErrs = append(allErrs, field.Invalid(path.Child("successCondition"), h.SuccessCondition, err.Error()))
 		}
 	}
@@ -151,6 +151,23 @@ func validateResource(r *ResourceTemplate, path *field.Path) field.ErrorList {
 	if strings.TrimSpace(r.Manifest) == "" {
 		allErrs = append(allErrs, field.Required(path.Child("manifest"), fmt.Sprintf(
 			"write the object to %s as YAML or JSON (for get and delete, its apiVersion, kind and metadata are enough)", actionOr(r.Action))))
+	}
+	return append(allErrs, validateResourceFlags(r, path.Child("flags"))...)
+}
+
+// validateResourceFlags checks Argo's kubectl flags. zeroflow runs no
+// kubectl: it honours --ignore-not-found on delete and reports the others,
+// which it would otherwise silently ignore.
+func validateResourceFlags(r *ResourceTemplate, path *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, f := range r.Flags {
+		switch {
+		case f != "--ignore-not-found" && f != "--ignore-not-found=true":
+			allErrs = append(allErrs, field.NotSupported(path.Index(i), f, []string{"--ignore-not-found"}))
+		case r.Action != "delete":
+			allErrs = append(allErrs, field.Forbidden(path.Index(i), fmt.Sprintf(
+				"--ignore-not-found applies to delete (a missing object then succeeds), and the action is %q", r.Action)))
+		}
 	}
 	return allErrs
 }

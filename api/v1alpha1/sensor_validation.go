@@ -41,6 +41,9 @@ func ValidateSensor(s *Sensor) field.ErrorList {
 	if len(s.Spec.Triggers) == 0 {
 		errs = append(errs, field.Required(spec.Child("triggers"), "a sensor does at least one thing"))
 	}
+	if s.Spec.Template != nil {
+		errs = append(errs, validateServiceAccountName(s.Spec.Template.ServiceAccountName, spec.Child("template", "serviceAccountName"))...)
+	}
 	names := map[string]bool{}
 	for i := range s.Spec.Triggers {
 		t := &s.Spec.Triggers[i]
@@ -273,7 +276,11 @@ func validateSource(src *ArtifactLocation, p *field.Path) field.ErrorList {
 func validateWorkflowTrigger(w *WorkflowTrigger, p *field.Path) field.ErrorList {
 	errs := validateSource(w.Source, p.Child("source"))
 	switch w.Operation {
-	case "", WorkflowSubmit, WorkflowSuspend, WorkflowResume, WorkflowStop, WorkflowTerminate:
+	case "", WorkflowSubmit:
+		// The Workflow it submits runs as written: lint checks it as a
+		// file. Suspend, resume, stop and terminate name one.
+		errs = append(errs, validateSourceObject(w.Source, w.Parameters, p.Child("source"))...)
+	case WorkflowSuspend, WorkflowResume, WorkflowStop, WorkflowTerminate:
 	default:
 		errs = append(errs, field.NotSupported(p.Child("operation"), w.Operation, []string{"submit", "suspend", "resume", "stop", "terminate"}))
 	}
@@ -283,7 +290,14 @@ func validateWorkflowTrigger(w *WorkflowTrigger, p *field.Path) field.ErrorList 
 func validateK8sTrigger(k *K8sTrigger, p *field.Path) field.ErrorList {
 	errs := validateSource(k.Source, p.Child("source"))
 	switch k.Operation {
-	case "", K8sCreate, K8sUpdate, K8sPatch, K8sDelete:
+	case "", K8sCreate, K8sUpdate:
+		// The object is created or replaced as written: lint checks a
+		// workflow kind as a file. A patch or a delete names a part, and
+		// so does an update of the live object.
+		if !k.LiveObject {
+			errs = append(errs, validateSourceObject(k.Source, k.Parameters, p.Child("source"))...)
+		}
+	case K8sPatch, K8sDelete:
 	default:
 		errs = append(errs, field.NotSupported(p.Child("operation"), k.Operation, []string{"create", "update", "patch", "delete"}))
 	}

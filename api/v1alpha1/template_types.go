@@ -56,6 +56,11 @@ type Template struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	Parallelism *int64 `json:"parallelism,omitempty"`
+
+	// ServiceAccountName is the identity this template's steps act with,
+	// instead of the workflow's spec.serviceAccountName (Argo's field).
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
 
 // FunctionTemplate runs a user function: a Knative Service that receives a

@@ -108,6 +108,14 @@ type WorkflowSpec struct {
 	// TTLStrategy deletes the workflow some time after it completes.
 	// +optional
 	TTLStrategy *TTLStrategy `json:"ttlStrategy,omitempty"`
+
+	// ServiceAccountName is the identity the workflow's steps act with, as
+	// Argo's (which runs each step's pod under it). Steps are not pods
+	// here: the controller carries it in each step.run (a template's own
+	// serviceAccountName wins), and the resource function impersonates it
+	// where it may (docs/workflows.md, Identities).
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
 
 // WorkflowTemplateRef names a WorkflowTemplate in the workflow's namespace.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -53,6 +54,24 @@ func ValidateWorkflowSpec(spec *WorkflowSpec, fldPath *field.Path, requireEntryp
 	allErrs = append(allErrs, v.validateExitHandlers()...)
 	allErrs = append(allErrs, validateSpecLimits(spec, fldPath)...)
 	allErrs = append(allErrs, v.validateTemplates()...)
+	allErrs = append(allErrs, validateServiceAccountName(spec.ServiceAccountName, fldPath.Child("serviceAccountName"))...)
+	for i := range spec.Templates {
+		allErrs = append(allErrs, validateServiceAccountName(spec.Templates[i].ServiceAccountName, fldPath.Child("templates").Index(i).Child("serviceAccountName"))...)
+	}
+	return allErrs
+}
+
+// validateServiceAccountName checks a ServiceAccount's name as the API
+// server checks one (a DNS-1123 subdomain), so that a typo fails in lint
+// rather than as a refused impersonation when a step runs.
+func validateServiceAccountName(name string, path *field.Path) field.ErrorList {
+	if name == "" {
+		return nil
+	}
+	var allErrs field.ErrorList
+	for _, msg := range validation.IsDNS1123Subdomain(name) {
+		allErrs = append(allErrs, field.Invalid(path, name, "a ServiceAccount name: "+msg))
+	}
 	return allErrs
 }
 

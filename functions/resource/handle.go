@@ -44,6 +44,14 @@ type Options struct {
 	// one namespace act in all). Listed namespaces are allowed to every
 	// workflow; "*" allows any namespace and cluster-scoped objects.
 	AllowNamespaces []string
+	// Impersonate, when set, is the client that acts as a step's
+	// ServiceAccount (its template's or workflow's serviceAccountName)
+	// in namespace, through Kubernetes impersonation: the function's own
+	// ServiceAccount needs RBAC `impersonate` on that serviceaccount, else
+	// the API refuses and the step fails saying so. Unset (zeroflow dev,
+	// whose API has no RBAC), the ServiceAccount is recorded in the step's
+	// log and the function acts as itself.
+	Impersonate func(namespace, serviceAccount string) (dynamic.Interface, error)
 }
 
 // New returns the resource function.
@@ -70,12 +78,20 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 	if err != nil {
 		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("resource template %s: kind %s: %w", in.Template.Name, gvk, err))
 	}
-	var rc dynamic.ResourceInterface = opts.Dynamic.Resource(mapping.Resource)
+	dyn, err := opts.client(ctx, in)
+	if err != nil {
+		return sdk.StepOutput{}, fmt.Errorf("resource template %s: %w", in.Template.Name, err)
+	}
+	var rc dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		if obj.GetNamespace() == "" {
 			obj.SetNamespace(in.Namespace)
 		}
-		rc = opts.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+		rc = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+	}
+	// forbidden names the permission a refusal means.
+	forbidden := func(verb string, err error) error {
+		return explainForbidden(err, verb, mapping.Resource.GroupResource().String(), obj.GetNamespace(), in.Namespace, in.ServiceAccountName)
 	}
 	if err := opts.allowed(in.Namespace, gvk.Kind, obj, mapping.Scope.Name() == meta.RESTScopeNameNamespace); err != nil {
 		return sdk.StepOutput{}, fmt.Errorf("resource template %s: %w", in.Template.Name, err)
@@ -90,12 +106,12 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 	switch t.Action {
 	case "create":
 		if out, err = rc.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-			return sdk.StepOutput{}, fmt.Errorf("create %s: %w", ref, err)
+			return sdk.StepOutput{}, fmt.Errorf("create %s: %w", ref, forbidden("create", err))
 		}
 	case "apply":
 		force := true
 		if out, err = rc.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "zeroflow", Force: force}); err != nil {
-			return sdk.StepOutput{}, fmt.Errorf("apply %s: %w", ref, err)
+			return sdk.StepOutput{}, fmt.Errorf("apply %s: %w", ref, forbidden("patch", err))
 		}
 	case "patch":
 		pt := types.MergePatchType
@@ -110,12 +126,12 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 			body, _ = yaml.YAMLToJSON([]byte(t.Manifest))
 		}
 		if out, err = rc.Patch(ctx, obj.GetName(), pt, body, metav1.PatchOptions{}); err != nil {
-			return sdk.StepOutput{}, fmt.Errorf("patch %s: %w", ref, err)
+			return sdk.StepOutput{}, fmt.Errorf("patch %s: %w", ref, forbidden("patch", err))
 		}
 	case "delete":
 		err := rc.Delete(ctx, obj.GetName(), metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return sdk.StepOutput{}, fmt.Errorf("delete %s: %w", ref, err)
+			return sdk.StepOutput{}, fmt.Errorf("delete %s: %w", ref, forbidden("delete", err))
 		}
 		sdk.Logger(ctx).Info("deleted", "object", ref)
 		return sdk.StepOutput{}, nil

@@ -13,7 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	"github.com/expr-lang/expr"
+	"github.com/zeroflow-dev/zeroflow/internal/expression"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 )
@@ -146,7 +146,7 @@ func runFilter(rt *route, d Data) (bool, error) {
 	for k, v := range d.Header {
 		header[k] = v
 	}
-	out, err := expr.Run(rt.filter, map[string]any{"header": header, "body": body, "metadata": d.Metadata})
+	out, err := expression.Run(rt.filter, map[string]any{"header": header, "body": body, "metadata": d.Metadata})
 	if err != nil {
 		return false, fmt.Errorf("filter %q: %w", rt.spec.Filter.Expression, err)
 	}

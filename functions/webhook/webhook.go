@@ -21,6 +21,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/expression"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
 
@@ -69,7 +70,9 @@ func New(es *v1alpha1.EventSource, opts Options) (*Webhook, error) {
 		r := &route{name: name, spec: spec}
 		r.mask = secrets.NewHeaderMask(authHeaders(r)...)
 		if spec.Filter != nil && spec.Filter.Expression != "" {
-			p, err := expr.Compile(spec.Filter.Expression, expr.AsBool(), expr.AllowUndefinedVariables())
+			// The filter is the author's, the data the caller's: it runs
+			// within the expression budget (internal/expression).
+			p, err := expression.Compile(spec.Filter.Expression, nil, expr.AsBool(), expr.AllowUndefinedVariables())
 			if err != nil {
 				return nil, fmt.Errorf("eventsource %s: webhook %s: filter: %w", es.Name, name, err)
 			}

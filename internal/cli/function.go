@@ -120,6 +120,8 @@ type stepEnv struct {
 	secrets secrets.Resolver
 	// allowNamespaces is the parsed --allow-namespaces (resource only).
 	allowNamespaces []string
+	// impersonate acts as a step's ServiceAccount (resource only).
+	impersonate func(namespace, serviceAccount string) (dynamic.Interface, error)
 }
 
 // newStepFunctionCommands are the built-in step functions and the archive:
@@ -142,7 +144,7 @@ func newStepFunctionCommands() []*cobra.Command {
 			return zfhttp.New(zfhttp.Options{Artifacts: e.store, Secrets: e.secrets})
 		}},
 		{name: "resource", short: "Run resource steps: create, apply, patch or delete objects", api: true, make: func(e stepEnv) sdk.Handler {
-			return resource.New(resource.Options{Dynamic: e.dyn, Mapper: e.mapper, Artifacts: e.store, AllowNamespaces: e.allowNamespaces})
+			return resource.New(resource.Options{Dynamic: e.dyn, Mapper: e.mapper, Artifacts: e.store, AllowNamespaces: e.allowNamespaces, Impersonate: e.impersonate})
 		}},
 		{name: "archive", short: "Store each finished run's record in the artifact store", make: func(e stepEnv) sdk.Handler {
 			return archive.New(e.store)
@@ -177,6 +179,7 @@ func newStepFunctionCommands() []*cobra.Command {
 					if e.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 						return fmt.Errorf("kubernetes client: %w", err)
 					}
+					e.impersonate = resource.ImpersonatingClients(cfg)
 					disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 					if err != nil {
 						return fmt.Errorf("kubernetes discovery: %w", err)

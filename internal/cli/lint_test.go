@@ -119,3 +119,28 @@ func TestLintAcceptsTheLogPipelineExample(t *testing.T) {
 		t.Errorf("lint skipped part of the example:\n%s", out)
 	}
 }
+
+// A trigger's Workflow or CronWorkflow (zeroflow's or Argo's) is checked as
+// a file of it would be, each problem at its path inside the Sensor; what
+// a parameter sets is not a problem.
+func TestLintValidatesTriggerSources(t *testing.T) {
+	code, out := run("lint", "testdata/lint/bad/trigger-source.yaml")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	const at = "error: testdata/lint/bad/trigger-source.yaml:1: Sensor scale-up: spec.triggers[0].template.k8s.source.resource.spec."
+	for _, want := range []string{
+		at + `schedule: Invalid value: "61 * * * *"`,
+		at + `workflowSpec.entrypoint: Not found: "nowhere"`,
+		at + `workflowSpec.serviceAccountName: Invalid value: "Not_A_Name"`,
+		`error: testdata/lint/bad/trigger-source.yaml:1: Sensor scale-up: spec.triggers[1].template.argoWorkflow.source.resource: Invalid value: "Workflow": error unmarshaling JSON: while decoding JSON: json: unknown field "podGC"`,
+		"4 problem(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "arguments") || strings.Contains(out, "metadata.name") {
+		t.Errorf("a value a parameter sets was reported:\n%s", out)
+	}
+}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -159,7 +161,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid broker manifests:\n%w", err)
 	}
-	routing.Brokers = withDefaultBroker(routing.Brokers)
+	routing.Brokers = withEventBuses(routing.Brokers, render.InputOf(manifestfile.Values(objs), DefaultNamespace), logger)
 	host := opts.FunctionsHost
 	if host == "" {
 		host = "127.0.0.1"
@@ -349,18 +351,63 @@ func (s *Stack) Stop() error {
 	return errors.Join(errs...)
 }
 
-// withDefaultBroker adds the broker default/default, which functions and
-// sensors send to unless told otherwise, when it is not declared.
-func withDefaultBroker(brokers []eventingv1.Broker) []eventingv1.Broker {
-	for _, b := range brokers {
+// withEventBuses makes the Brokers the stack's objects need that the
+// directory does not declare, as `zeroflow render` does for a cluster
+// (render.EventBusBrokers): default/default, which functions and the
+// controller send to; every eventBusName of an EventSource or Sensor, in
+// its namespace; and "default" in every namespace that holds an object,
+// where CronWorkflows fire (those a sensor creates at run time too).
+// Retries make the sensor's at-least-once delivery work, and what runs out
+// of them is stored by the dead-letter function, as on a cluster: a
+// declared Broker without a delivery gets zeroflow's, and a dead-letter
+// sink that names the dead-letter function without a namespace names the
+// stack's (it runs in DefaultNamespace only).
+func withEventBuses(declared []eventingv1.Broker, in render.Input, logger *slog.Logger) []eventingv1.Broker {
+	out := make([]eventingv1.Broker, 0, len(declared)+1)
+	for _, b := range declared {
+		b = render.WithDeliveryDefaults(b, DefaultNamespace)
+		if d := b.Spec.Delivery; d != nil && d.DeadLetterSink != nil && d.DeadLetterSink.Ref != nil &&
+			d.DeadLetterSink.Ref.Name == render.BuiltinService(render.DeadLetterFunction) && d.DeadLetterSink.Ref.Namespace == "" && b.Namespace != DefaultNamespace {
+			b = *b.DeepCopy()
+			b.Spec.Delivery.DeadLetterSink.Ref.Namespace = DefaultNamespace
+			logger.Info("broker's dead letters go to the stack's dead-letter function", "broker", b.Namespace+"/"+b.Name, "function", DefaultNamespace+"/"+render.BuiltinService(render.DeadLetterFunction))
+		}
+		out = append(out, b)
+	}
+	// Every namespace an object is in gets its "default" Broker: that is
+	// where its CronWorkflows fire, and its sensors may create
+	// CronWorkflows while the stack runs.
+	extra := in
+	for _, ns := range objectNamespaces(in) {
+		extra.CronWorkflows = append(extra.CronWorkflows, &v1alpha1.CronWorkflow{ObjectMeta: metav1.ObjectMeta{Namespace: ns}})
+	}
+	made := render.EventBusBrokers(extra, DefaultNamespace, "default", broker.ClassAnnotationValue, nil, out)
+	for _, b := range made {
+		logger.Info("broker not declared: made with zeroflow's delivery", "broker", b.Namespace+"/"+b.Name)
+	}
+	out = append(out, made...)
+	for _, b := range out {
 		if b.Namespace == DefaultNamespace && b.Name == "default" {
-			return brokers
+			return out
 		}
 	}
-	// Retries make the sensor's at-least-once delivery work in dev, and
-	// what runs out of them is stored by the dead-letter function, as on a
-	// cluster (render.Broker).
-	return append(brokers, render.Broker(DefaultNamespace, "default", broker.ClassAnnotationValue, nil))
+	return append(out, render.EventBusBroker(render.BrokerRef{Namespace: DefaultNamespace, Name: "default"}, broker.ClassAnnotationValue, nil, DefaultNamespace))
+}
+
+// objectNamespaces are the namespaces of in's EventSources, Sensors and
+// CronWorkflows, and DefaultNamespace.
+func objectNamespaces(in render.Input) []string {
+	set := map[string]bool{DefaultNamespace: true}
+	for _, es := range in.EventSources {
+		set[es.Namespace] = true
+	}
+	for _, s := range in.Sensors {
+		set[s.Namespace] = true
+	}
+	for _, cw := range in.CronWorkflows {
+		set[cw.Namespace] = true
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 // apply creates the object, or replaces the spec of the one that exists.

@@ -281,7 +281,15 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 		// Each instance is a sensor of its own, as each pod would be: its
 		// state is in the Sensor's status, not in the instance.
 		name := render.SensorFunctionName(s)
-		auth, token := f.ids.serveOptions(s.Namespace, name, render.SensorServiceAccount, s.Spec.BrokerName())
+		// It posts as the ServiceAccount it runs as on a cluster, which
+		// its EventPolicy names. The in-process API has no RBAC: what
+		// that ServiceAccount may do there is not checked (a cluster
+		// checks it; zeroflow render --rbac prints what it needs).
+		account := render.SensorServiceAccountName(s)
+		if account != render.SensorServiceAccount {
+			f.logger.Info("sensor runs as its own ServiceAccount (recorded; the dev API has no RBAC)", "sensor", s.Namespace+"/"+s.Name, "serviceAccountName", account)
+		}
+		auth, token := f.ids.serveOptions(s.Namespace, name, account, s.Spec.BrokerName())
 		f.run(ctx, name, sl, funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
 			sn, err := sensor.New(ictx, sensor.Config{
 				Sensor:  s,

@@ -71,7 +71,9 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 	}
 	for _, b := range brokers {
 		ns, name := splitRef(b)
-		f.triggers = append(f.triggers, render.ControllerTriggers(ns, name)...)
+		// One controller serves every namespace: the Triggers of other
+		// namespaces name it in DefaultNamespace, with its audience.
+		f.triggers = append(f.triggers, render.EventBusControllerTriggers(render.BrokerRef{Namespace: ns, Name: name}, DefaultNamespace)...)
 		f.addrs[ns+"/"+render.ControllerService] = ctrlURL
 	}
 	f.endpoints = append(f.endpoints, fmt.Sprintf("control  workflow controller %s", ctrlURL))

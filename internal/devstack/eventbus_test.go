@@ -1,0 +1,133 @@
+package devstack
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+)
+
+// TestEventBusInAnotherNamespace: Argo's names work as written. An
+// EventSource and a Sensor in namespace argo-events with eventBusName
+// eventbus (declared nowhere) run a webhook through that Broker to a
+// Succeeded Workflow, and a CronWorkflow in that namespace, where no
+// Broker "default" is declared, fires. The stack made both Brokers with
+// zeroflow's delivery, dead letters going to its dead-letter function.
+func TestEventBusInAnotherNamespace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the API server")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	doc := fmt.Sprintf(`apiVersion: zeroflow.dev/v1alpha1
+kind: EventSource
+metadata: {name: webhook, namespace: argo-events}
+spec:
+  eventBusName: eventbus
+  webhook:
+    peak: {port: "%s", endpoint: /peak, method: POST}
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: Sensor
+metadata: {name: on-peak, namespace: argo-events}
+spec:
+  eventBusName: eventbus
+  template: {serviceAccountName: operate-workflow-sa}
+  dependencies:
+  - {name: peak, eventSourceName: webhook, eventName: peak}
+  triggers:
+  - template:
+      name: run
+      workflow:
+        operation: submit
+        source:
+          resource:
+            apiVersion: zeroflow.dev/v1alpha1
+            kind: Workflow
+            metadata: {generateName: peak-}
+            spec:
+              serviceAccountName: scaler
+              entrypoint: main
+              arguments: {parameters: [{name: title, value: none}]}
+              templates:
+              - name: main
+                script: {image: alpine, command: [sh], source: "echo {{workflow.parameters.title}}"}
+        parameters:
+        - src: {dependencyName: peak, dataKey: body.title}
+          dest: spec.arguments.parameters.0.value
+---
+apiVersion: zeroflow.dev/v1alpha1
+kind: CronWorkflow
+metadata: {name: every-second, namespace: argo-events}
+spec:
+  schedules: ["* * * * * *"]
+  workflowMetadata: {labels: {source: cron}}
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      script: {image: alpine, command: [sh], source: "echo tick"}
+`, port)
+	ctx, s, client := startWith(t, doc)
+	for _, want := range []string{"argo-events/eventbus", "argo-events/default", "default/default"} {
+		if !slices.Contains(s.Brokers, want) {
+			t.Errorf("brokers %v: no %s", s.Brokers, want)
+		}
+	}
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:"+port+"/peak", strings.NewReader(`{"title": "black friday"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	var webhookRun, cronRun bool
+	for !webhookRun || !cronRun {
+		l, err := client.ListWorkflows(ctx, "argo-events", metav1.ListOptions{})
+		if err == nil {
+			for _, wf := range l.Items {
+				if wf.Status.Phase != v1alpha1.WorkflowSucceeded {
+					continue
+				}
+				switch {
+				case strings.HasPrefix(wf.Name, "peak-"):
+					if v := wf.Spec.Arguments.Parameters[0].Value; v == nil || string(*v) != "black friday" {
+						t.Fatalf("workflow %s got title %v, want the event's", wf.Name, v)
+					}
+					if wf.Spec.ServiceAccountName != "scaler" {
+						t.Errorf("workflow %s: serviceAccountName %q, want the trigger source's", wf.Name, wf.Spec.ServiceAccountName)
+					}
+					webhookRun = true
+				case strings.HasPrefix(wf.Name, "every-second-"):
+					cronRun = true
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s: webhook run %v, cron run %v (%v)", webhookRun, cronRun, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
