@@ -24,6 +24,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+	"github.com/zeroflow-dev/zeroflow/internal/pingsource"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
 
@@ -101,13 +102,12 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		}
 	}
 
-	// CronWorkflows: their PingSources run here, firing into the broker,
-	// and their Triggers route the firings to the controller.
+	// CronWorkflows are scheduled by the controller's watch of the API
+	// (devSchedules), those of DIR (applied at start) as those created
+	// later; the runtime's cron Trigger (ControllerTriggers) routes their
+	// firings to the controller. DIR's are listed here for the eye only.
 	in := render.InputOf(manifestfile.Values(objs), DefaultNamespace)
 	for _, cw := range in.CronWorkflows {
-		rendered := render.CronWorkflow(cw, "default")
-		f.triggers = append(f.triggers, rendered.Triggers...)
-		f.pings = append(f.pings, rendered.PingSources...)
 		f.endpoints = append(f.endpoints, fmt.Sprintf("cron     %s/%s %v", cw.Namespace, cw.Name, cw.Spec.AllSchedules()))
 	}
 
@@ -155,12 +155,31 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 	}
 
 	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
-		if external != "" {
-			return nil
-		}
 		client, err := controller.NewClient(env.api.Config())
 		if err != nil {
 			return err
+		}
+		// The CronWorkflows' PingSources, as the controller's watch
+		// applies them, fire from here into the broker.
+		scheduler := pingsource.NewScheduler(env.broker.PublishAs, f.logger.With("component", "pingsource"))
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			_ = scheduler.Run(ctx)
+		}()
+		schedules := &devSchedules{scheduler: scheduler, broker: "default", logger: f.logger.With("component", "cron")}
+		if external != "" {
+			// A controller of its own process finds no PingSource kind in
+			// this API (it serves zeroflow's only) and leaves the
+			// schedules to the stack, which watches as it would.
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				if err := controller.WatchSchedules(ctx, client, "", schedules, f.logger.With("component", "cron")); err != nil && ctx.Err() == nil {
+					f.errs <- fmt.Errorf("cron schedules: %w", err)
+				}
+			}()
+			return nil
 		}
 		var tokenKey []byte
 		if f.ids != nil {
@@ -176,6 +195,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			RedispatchAfter: 30 * time.Second,
 			ResyncPeriod:    10 * time.Second,
 			Metrics:         f.registry,
+			Schedules:       schedules,
 		})
 		if err != nil {
 			return err
