@@ -18,6 +18,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/argocompat"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
 
@@ -180,7 +181,10 @@ func cronRun(cw *v1alpha1.CronWorkflow, name string, scheduled time.Time) *v1alp
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: cw.Namespace,
 			Labels: map[string]string{},
-			Annotations: map[string]string{AnnotationScheduledTime: scheduled.UTC().Format(time.RFC3339)},
+			Annotations: map[string]string{
+				AnnotationScheduledTime:            scheduled.UTC().Format(time.RFC3339),
+				argocompat.AnnotationScheduledTime: scheduled.UTC().Format(time.RFC3339),
+			},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "CronWorkflow", Name: cw.Name, UID: cw.UID,
 			}},
@@ -196,6 +200,9 @@ func cronRun(cw *v1alpha1.CronWorkflow, name string, scheduled time.Time) *v1alp
 		}
 	}
 	wf.Labels[LabelCronWorkflow] = cw.Name
+	// Argo's names too, for selectors and {{workflow.labels.…}} tags
+	// written for Argo.
+	wf.Labels[argocompat.LabelCronWorkflow] = cw.Name
 	return wf
 }
 

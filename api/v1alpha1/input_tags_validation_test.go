@@ -64,3 +64,25 @@ templates:
 		})
 	}
 }
+
+// TestValidateResourceFlags: Argo's resource templates take kubectl flags
+// (docs/resource-template.md, flags); zeroflow honours --ignore-not-found on
+// delete and reports the rest instead of ignoring them.
+func TestValidateResourceFlags(t *testing.T) {
+	doc := func(action, flags string) string {
+		return document("Workflow", `
+entrypoint: main
+templates:
+- name: main
+  resource:
+    action: `+action+`
+    flags: `+flags+`
+    manifest: "{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}"`)
+	}
+	checkErrors(t, validateDocument(t, doc("delete", `["--ignore-not-found"]`)), nil)
+	checkErrors(t, validateDocument(t, doc("delete", `["--ignore-not-found=true"]`)), nil)
+	checkErrors(t, validateDocument(t, doc("delete", `["--validate=false"]`)),
+		[]wantErr{{"spec.templates[0].resource.flags[0]", `Unsupported value: "--validate=false"`}})
+	checkErrors(t, validateDocument(t, doc("create", `["--ignore-not-found"]`)),
+		[]wantErr{{"spec.templates[0].resource.flags[0]", "--ignore-not-found applies to delete"}})
+}

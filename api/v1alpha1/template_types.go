@@ -177,6 +177,11 @@ type ResourceTemplate struct {
 	// SetOwnerReference makes the workflow the object's owner.
 	// +optional
 	SetOwnerReference bool `json:"setOwnerReference,omitempty"`
+	// Flags are Argo's kubectl flags. zeroflow runs no kubectl; it honours
+	// --ignore-not-found (a delete of a missing object succeeds), and lint
+	// rejects the others rather than ignore them.
+	// +optional
+	Flags []string `json:"flags,omitempty"`
 }
 
 // SuspendTemplate pauses until resumed, or for a duration.

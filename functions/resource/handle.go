@@ -27,6 +27,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/argocompat"
 	"github.com/zeroflow-dev/zeroflow/internal/expression"
 )
 
@@ -74,9 +75,16 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("resource template %s: manifest is not a YAML or JSON object: %v", in.Template.Name, err))
 	}
 	gvk := obj.GroupVersionKind()
-	mapping, err := opts.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, converted, err := argocompat.RESTMapping(opts.Mapper, obj)
 	if err != nil {
 		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("resource template %s: kind %s: %w", in.Template.Name, gvk, err))
+	}
+	if converted {
+		// An Argo manifest ported unchanged: its fields are zeroflow's,
+		// only the group differs.
+		gvk = obj.GroupVersionKind()
+		sdk.Logger(ctx).Info("Argo manifest converted: "+argocompat.APIVersion+" is not served here, so it goes to zeroflow's kind",
+			"kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
 	}
 	dyn, err := opts.client(ctx, in)
 	if err != nil {
@@ -130,7 +138,17 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		}
 	case "delete":
 		err := rc.Delete(ctx, obj.GetName(), metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
+		if apierrors.IsNotFound(err) {
+			// As Argo's kubectl delete: a missing object fails the step
+			// (a name built wrong must not pass for a deletion), unless
+			// the template says it may be gone already.
+			if !ignoreNotFound(t.Flags) {
+				return sdk.StepOutput{}, fmt.Errorf("delete %s in namespace %q: not found, nothing was deleted (flags: [--ignore-not-found] accepts that)", ref, obj.GetNamespace())
+			}
+			sdk.Logger(ctx).Info("not found, nothing to delete (--ignore-not-found)", "object", ref)
+			return sdk.StepOutput{}, nil
+		}
+		if err != nil {
 			return sdk.StepOutput{}, fmt.Errorf("delete %s: %w", ref, forbidden("delete", err))
 		}
 		sdk.Logger(ctx).Info("deleted", "object", ref)
@@ -145,6 +163,17 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		}
 	}
 	return outputs(in.Template, out)
+}
+
+// ignoreNotFound reports whether Argo's kubectl flag --ignore-not-found is
+// among flags (lint rejects the flags zeroflow does not honour).
+func ignoreNotFound(flags []string) bool {
+	for _, f := range flags {
+		if f == "--ignore-not-found" || f == "--ignore-not-found=true" {
+			return true
+		}
+	}
+	return false
 }
 
 // allowed says why a step of a workflow in ns may not act on obj, or nil.

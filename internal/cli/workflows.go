@@ -18,6 +18,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/argocompat"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 )
 
@@ -29,6 +30,24 @@ func workflowCommands() []*cobra.Command {
 		newControlCommand("terminate", "Terminate a workflow: running steps fail, nothing new starts, exit handlers do not run", `{"spec":{"shutdown":"Terminate"}}`),
 		newControlCommand("suspend", "Suspend a workflow: running steps finish, nothing new starts until resume", `{"spec":{"suspend":true}}`),
 		newResumeCommand(), newRetryCommand(), newResubmitCommand(), newDeleteCommand(),
+	}
+}
+
+// LabelWorkflowTemplate marks a run submitted from a WorkflowTemplate with
+// its name.
+const LabelWorkflowTemplate = "workflows.zeroflow.dev/workflow-template"
+
+// fromTemplate is the run `submit --from workflowtemplate/NAME` creates,
+// labelled as Argo's CLI labels it (workflows.argoproj.io/workflow-template)
+// and with zeroflow's own label, so that selectors and
+// {{workflow.labels.…}} tags of either kind find it.
+func fromTemplate(name string) *v1alpha1.Workflow {
+	return &v1alpha1.Workflow{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: name + "-",
+			Labels:       map[string]string{LabelWorkflowTemplate: name, argocompat.LabelWorkflowTemplate: name},
+		},
+		Spec: v1alpha1.WorkflowSpec{WorkflowTemplateRef: &v1alpha1.WorkflowTemplateRef{Name: name}},
 	}
 }
 
@@ -56,7 +75,7 @@ did not succeed.`,
 				if !ok || !strings.EqualFold(kind, "workflowtemplate") {
 					return fmt.Errorf("--from %q: want workflowtemplate/NAME", from)
 				}
-				wf = &v1alpha1.Workflow{ObjectMeta: metav1.ObjectMeta{GenerateName: name + "-"}, Spec: v1alpha1.WorkflowSpec{WorkflowTemplateRef: &v1alpha1.WorkflowTemplateRef{Name: name}}}
+				wf = fromTemplate(name)
 			case len(args) == 1 && from == "":
 				var err error
 				if wf, err = readWorkflowFile(args[0]); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sensor/params"
+	"github.com/zeroflow-dev/zeroflow/internal/argocompat"
 )
 
 // k8sRunner creates, updates, patches or deletes any object through the
@@ -49,7 +50,7 @@ func (r *k8sRunner) Run(ctx context.Context, f Firing) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("k8s trigger %s: after parameters: %w", r.name, err))
 	}
-	rc, err := r.resource(obj)
+	rc, converted, err := r.resource(obj)
 	if err != nil {
 		return err
 	}
@@ -59,6 +60,14 @@ func (r *k8sRunner) Run(ctx context.Context, f Firing) error {
 	}
 	ref := obj.GetKind() + " " + objectRef(obj)
 	log := r.env.Logger.With("trigger", r.name, "object", ref, "operation", op)
+	if converted {
+		// The body sent must carry the apiVersion of the kind it goes to.
+		if doc, err = json.Marshal(obj.Object); err != nil {
+			return Permanent(fmt.Errorf("k8s trigger %s: encode %s: %w", r.name, ref, err))
+		}
+		log.InfoContext(ctx, "Argo object converted: "+argocompat.APIVersion+" is not served here, so it goes to zeroflow's kind",
+			"apiVersion", obj.GetAPIVersion())
+	}
 	switch op {
 	case v1alpha1.K8sCreate:
 		labelObject(obj, r.env.Sensor.Name, r.name)
@@ -101,9 +110,12 @@ func (r *k8sRunner) Run(ctx context.Context, f Firing) error {
 		}
 		err := rc.Delete(ctx, obj.GetName(), metav1.DeleteOptions{})
 		if apierrors.IsNotFound(err) {
-			// Deleted already, by an earlier delivery of the same event.
-			log.InfoContext(ctx, "object gone already")
-			return nil
+			// Argo Events reports a delete of a missing object as an
+			// error. A redelivery of a firing that deleted it already
+			// cannot be told from a delete of a name that never existed,
+			// so both are errors, not retried: retrying cannot make the
+			// object exist.
+			return Permanent(fmt.Errorf("k8s trigger %s: delete %s: not found (nothing deleted)", r.name, ref))
 		}
 		if err != nil {
 			return classifyAPIError(fmt.Errorf("k8s trigger %s: delete %s: %w", r.name, ref, err), err)
@@ -144,37 +156,39 @@ func (r *k8sRunner) update(ctx context.Context, rc dynamic.ResourceInterface, ob
 }
 
 // resource finds the API resource of the object's kind; a namespaced
-// object without a namespace goes to the sensor's.
-func (r *k8sRunner) resource(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+// object without a namespace goes to the sensor's. An Argo object of a kind
+// zeroflow serves goes to zeroflow's kind where Argo is not installed
+// (converted).
+func (r *k8sRunner) resource(obj *unstructured.Unstructured) (rc dynamic.ResourceInterface, converted bool, err error) {
 	if r.env.Dynamic == nil || r.env.Mapper == nil {
-		return nil, Permanent(fmt.Errorf("k8s trigger %s: this sensor has no Kubernetes API access", r.name))
+		return nil, false, Permanent(fmt.Errorf("k8s trigger %s: this sensor has no Kubernetes API access", r.name))
 	}
 	gvk := obj.GroupVersionKind()
-	mapping, err := r.env.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	mapping, converted, err := argocompat.RESTMapping(r.env.Mapper, obj)
 	if err != nil {
 		if resettable, ok := r.env.Mapper.(meta.ResettableRESTMapper); ok && meta.IsNoMatchError(err) {
 			// The kind may have been installed since the mapper cached
 			// discovery.
 			resettable.Reset()
-			mapping, err = r.env.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			mapping, converted, err = argocompat.RESTMapping(r.env.Mapper, obj)
 		}
 		if err != nil {
-			return nil, Permanent(fmt.Errorf("k8s trigger %s: kind %s: %w", r.name, gvk, err))
+			return nil, false, Permanent(fmt.Errorf("k8s trigger %s: kind %s: %w", r.name, gvk, err))
 		}
 	}
 	if mapping.Scope.Name() == meta.RESTScopeNameRoot {
 		if err := r.env.checkNamespace(r.name, obj.GetKind()+" "+objectRef(obj), "", false); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return r.env.Dynamic.Resource(mapping.Resource), nil
+		return r.env.Dynamic.Resource(mapping.Resource), converted, nil
 	}
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(r.env.Sensor.Namespace)
 	}
 	if err := r.env.checkNamespace(r.name, obj.GetKind()+" "+objectRef(obj), obj.GetNamespace(), true); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return r.env.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
+	return r.env.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace()), converted, nil
 }
 
 func labelObject(obj *unstructured.Unstructured, sensor, trigger string) {

@@ -16,6 +16,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sensor/params"
+	"github.com/zeroflow-dev/zeroflow/internal/argocompat"
 )
 
 // Labels put on what a sensor makes, as Argo's events.argoproj.io/sensor
@@ -24,10 +25,6 @@ const (
 	LabelSensor  = "zeroflow.dev/sensor"
 	LabelTrigger = "zeroflow.dev/trigger"
 )
-
-// argoAPIVersion is accepted for a Workflow source so that Argo sensors
-// port by changing the Sensor's apiVersion only.
-const argoAPIVersion = "argoproj.io/v1alpha1"
 
 // workflowRunner submits a Workflow as a dev.zeroflow.workflow.submit event
 // (the controller creates it), or changes one in place.
@@ -68,15 +65,20 @@ func normalizeWorkflow(doc []byte) ([]byte, error) {
 	if head.Kind != "Workflow" {
 		return nil, fmt.Errorf("source: kind %q: a workflow trigger's source is a Workflow (use a k8s trigger for other kinds)", head.Kind)
 	}
+	// Argo's apiVersion (or none) is accepted so that Argo sensors port by
+	// changing the Sensor's apiVersion only.
 	switch head.APIVersion {
 	case v1alpha1.SchemeGroupVersion.String():
 		return doc, nil
-	case argoAPIVersion, "":
+	case argocompat.APIVersion, "":
 		var m map[string]any
 		if err := json.Unmarshal(doc, &m); err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
-		m["apiVersion"] = v1alpha1.SchemeGroupVersion.String()
+		m["apiVersion"] = argocompat.APIVersion
+		if _, err := argocompat.Convert(m); err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
 		return json.Marshal(m)
 	}
 	return nil, fmt.Errorf("source: apiVersion %q: want %s", head.APIVersion, v1alpha1.SchemeGroupVersion)
