@@ -38,23 +38,19 @@ func TestSuccessConditionValuesAreData(t *testing.T) {
 	}
 	cases := []struct {
 		name, cond, x string
-		// invalid: validation's expression.Check reads an unquoted tag as
-		// a map literal (see the report of issue 11); the engine must
-		// still substitute it.
-		invalid bool
-		evals   []eval
+		evals         []eval
 	}{
 		{name: "the bomb in quotes is a plain comparison", cond: `response.body == '{{inputs.parameters.x}}'`, x: bomb,
 			evals: []eval{{200, "ok", false}, {200, bomb, true}}},
-		{name: "the bomb out of quotes is a string", cond: `response.body == {{inputs.parameters.x}}`, x: bomb, invalid: true,
+		{name: "the bomb out of quotes is a string", cond: `response.body == {{inputs.parameters.x}}`, x: bomb,
 			evals: []eval{{200, "ok", false}, {200, bomb, true}}},
 		{name: "the bomb through an expression tag is a string", cond: `response.body == '{{= inputs.parameters.x }}'`, x: bomb,
 			evals: []eval{{200, "ok", false}, {200, bomb, true}}},
 		{name: "a value holding tags stays text", cond: `response.body == "{{inputs.parameters.x}}"`, x: `{{= repeat("x", 10) }}{{workflow.name}}`,
 			evals: []eval{{200, `{{= repeat("x", 10) }}{{workflow.name}}`, true}, {200, "xxxxxxxxxxwf", false}}},
-		{name: "Argo: a number compares as a number", cond: `response.statusCode == {{inputs.parameters.x}}`, x: "201", invalid: true,
+		{name: "Argo: a number compares as a number", cond: `response.statusCode == {{inputs.parameters.x}}`, x: "201",
 			evals: []eval{{201, "", true}, {200, "", false}}},
-		{name: "Argo: an expression tag's number", cond: `response.statusCode < {{= asInt(inputs.parameters.x) + 100 }}`, x: "200", invalid: true,
+		{name: "Argo: an expression tag's number", cond: `response.statusCode < {{= asInt(inputs.parameters.x) + 100 }}`, x: "200",
 			evals: []eval{{299, "", true}, {300, "", false}}},
 		{name: "Argo: contains a quoted value", cond: `response.statusCode == 200 && response.body contains "{{inputs.parameters.x}}"`, x: "goo",
 			evals: []eval{{200, "google", true}, {200, "bing", false}, {404, "google", false}}},
@@ -62,7 +58,7 @@ func TestSuccessConditionValuesAreData(t *testing.T) {
 	for _, c := range cases {
 		var dispatched string
 		t.Run(c.name, func(t *testing.T) {
-			runCase(t, engineCase{name: c.name, wf: httpWF(c.cond, c.x), invalid: c.invalid, steps: []step{
+			runCase(t, engineCase{name: c.name, wf: httpWF(c.cond, c.x), steps: []step{
 				{in: submit(), dispatch: []string{"main.H"}, check: func(t *testing.T, o engine.Outcome) {
 					h := o.Dispatch[0].Template.HTTP
 					if want := "http://localhost/?q=" + c.x; h.URL != want {
