@@ -13,6 +13,11 @@
 //     name.
 //   - The workflow runtime (Runtime) is the controller's Triggers and the
 //     built-in step functions' Services and Triggers.
+//   - The Brokers the objects name (eventBusName; eventbus.go) that are not
+//     declared, with zeroflow's delivery, and the controller's Triggers on
+//     each.
+//   - RBAC (rbac.go): the Roles and RoleBindings each Sensor's triggers and
+//     each workflow's resource steps need, from what they do.
 //   - Each of them comes with the EventPolicies of its senders
 //     (eventpolicy.go: who may send what to the Broker), its Triggers
 //     deliver with the audience of their subscriber, and each function's

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 )
 
@@ -64,19 +65,33 @@ func DeadLetterSink(brokerNamespace, runtimeNamespace string) duckv1.Destination
 }
 
 // EventBusControllerTriggers are the controller's Triggers on a Broker
-// that is not the runtime's (ControllerTriggers), delivering to the
-// controller's Service in runtimeNamespace.
+// that is not the runtime's (ControllerTriggers). On a Broker in another
+// namespace than the controller's they deliver to its Service's address:
+// Knative refuses a Trigger whose subscriber ref names another namespace.
 func EventBusControllerTriggers(ref BrokerRef, runtimeNamespace string) []eventingv1.Trigger {
 	ts := ControllerTriggers(ref.Namespace, ref.Name)
 	if ref.Namespace == "" || ref.Namespace == runtimeNamespace {
 		return ts
 	}
+	ns := identityNamespace(runtimeNamespace)
+	aud := ControllerAudience(ns)
 	for i := range ts {
-		sub := withAudience(runtimeNamespace, coreServiceDestination(ControllerService))
-		sub.Ref.Namespace = identityNamespace(runtimeNamespace)
-		ts[i].Spec.Subscriber = sub
+		ts[i].Spec.Subscriber = duckv1.Destination{
+			URI:      &apis.URL{Scheme: "http", Host: ControllerService + "." + ns + ".svc.cluster.local"},
+			Audience: &aud,
+		}
 	}
 	return ts
+}
+
+// ControllerDestination names the controller's Service in namespace, with
+// its audience: how `zeroflow dev`, whose one controller serves every
+// namespace, routes the controller's Triggers of other namespaces (its
+// broker resolves refs in any namespace).
+func ControllerDestination(namespace string) duckv1.Destination {
+	d := withAudience(namespace, coreServiceDestination(ControllerService))
+	d.Ref.Namespace = identityNamespace(namespace)
+	return d
 }
 
 // EventBusBroker is a Broker an object names that is not declared: of

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
@@ -20,7 +21,11 @@ import (
 // name.
 type Objects struct {
 	ServiceAccounts []corev1.ServiceAccount
-	ConfigMaps      []corev1.ConfigMap
+	// Roles and RoleBindings are what the objects' functions may do on
+	// the API (RBAC).
+	Roles        []rbacv1.Role
+	RoleBindings []rbacv1.RoleBinding
+	ConfigMaps   []corev1.ConfigMap
 	// EventPolicies say who may send what to the Brokers; each policy
 	// appears once however many objects need it.
 	EventPolicies []eventingv1alpha1.EventPolicy
@@ -37,6 +42,8 @@ type Objects struct {
 // Add appends other's objects.
 func (o *Objects) Add(other Objects) {
 	o.ServiceAccounts = append(o.ServiceAccounts, other.ServiceAccounts...)
+	o.Roles = append(o.Roles, other.Roles...)
+	o.RoleBindings = append(o.RoleBindings, other.RoleBindings...)
 	o.ConfigMaps = append(o.ConfigMaps, other.ConfigMaps...)
 	o.EventPolicies = append(o.EventPolicies, other.EventPolicies...)
 	o.Brokers = append(o.Brokers, other.Brokers...)
@@ -57,6 +64,8 @@ func (o *Objects) sort() {
 	sort.Slice(o.ServiceAccounts, func(i, j int) bool {
 		return byKey(o.ServiceAccounts[i].ObjectMeta, o.ServiceAccounts[j].ObjectMeta)
 	})
+	sort.Slice(o.Roles, func(i, j int) bool { return byKey(o.Roles[i].ObjectMeta, o.Roles[j].ObjectMeta) })
+	sort.Slice(o.RoleBindings, func(i, j int) bool { return byKey(o.RoleBindings[i].ObjectMeta, o.RoleBindings[j].ObjectMeta) })
 	sortPolicies(o.EventPolicies)
 	o.EventPolicies = dedupePolicies(o.EventPolicies)
 	sort.Slice(o.ConfigMaps, func(i, j int) bool { return byKey(o.ConfigMaps[i].ObjectMeta, o.ConfigMaps[j].ObjectMeta) })
@@ -70,15 +79,21 @@ func (o *Objects) sort() {
 	})
 }
 
-// List is every object, in the order they apply: ServiceAccounts,
-// ConfigMaps, EventPolicies (before the Brokers they close, so that no
-// sender finds one open), Brokers, Services, SinkBindings, Triggers, then
+// List is every object, in the order they apply: ServiceAccounts, Roles,
+// RoleBindings, ConfigMaps, EventPolicies (before the Brokers they close,
+// so that no sender finds one open), Brokers, Services, SinkBindings, Triggers, then
 // the sources (last, so that what they send finds its Trigger):
 // PingSources, ApiServerSources.
 func (o Objects) List() []any {
 	var out []any
 	for i := range o.ServiceAccounts {
 		out = append(out, &o.ServiceAccounts[i])
+	}
+	for i := range o.Roles {
+		out = append(out, &o.Roles[i])
+	}
+	for i := range o.RoleBindings {
+		out = append(out, &o.RoleBindings[i])
 	}
 	for i := range o.ConfigMaps {
 		out = append(out, &o.ConfigMaps[i])

@@ -118,3 +118,13 @@ func renderDir(t *testing.T, dir string) render.Objects {
 	}
 	return out
 }
+
+// inputOf loads a directory as render's input, in namespace default.
+func inputOf(t *testing.T, dir string) render.Input {
+	t.Helper()
+	objs, _, err := devstack.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return render.InputOf(manifestfile.Values(objs), "default")
+}

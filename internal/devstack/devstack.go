@@ -394,6 +394,17 @@ func withEventBuses(declared []eventingv1.Broker, in render.Input, logger *slog.
 	return append(out, render.EventBusBroker(render.BrokerRef{Namespace: DefaultNamespace, Name: "default"}, broker.ClassAnnotationValue, nil, DefaultNamespace))
 }
 
+// controllerTriggers are the controller's Triggers on broker
+// namespace/name, delivering to the one controller of the stack (in
+// DefaultNamespace, with its audience).
+func controllerTriggers(namespace, name string) []eventingv1.Trigger {
+	ts := render.ControllerTriggers(namespace, name)
+	for i := range ts {
+		ts[i].Spec.Subscriber = render.ControllerDestination(DefaultNamespace)
+	}
+	return ts
+}
+
 // objectNamespaces are the namespaces of in's EventSources, Sensors and
 // CronWorkflows, and DefaultNamespace.
 func objectNamespaces(in render.Input) []string {

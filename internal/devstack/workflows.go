@@ -74,7 +74,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		ns, name := splitRef(b)
 		// One controller serves every namespace: the Triggers of other
 		// namespaces name it in DefaultNamespace, with its audience.
-		f.triggers = append(f.triggers, render.EventBusControllerTriggers(render.BrokerRef{Namespace: ns, Name: name}, DefaultNamespace)...)
+		f.triggers = append(f.triggers, controllerTriggers(ns, name)...)
 		f.addrs[ns+"/"+render.ControllerService] = ctrlURL
 	}
 	f.endpoints = append(f.endpoints, fmt.Sprintf("control  workflow controller %s", ctrlURL))

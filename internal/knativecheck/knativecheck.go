@@ -245,8 +245,25 @@ func rules(rs []rbacv1.PolicyRule) field.ErrorList {
 			errs = append(errs, field.Required(p.Child("verbs"), ""))
 		}
 		for _, v := range r.Verbs {
-			if v == "*" {
+			switch v {
+			case "*":
 				errs = append(errs, field.Forbidden(p.Child("verbs"), "zeroflow grants named verbs only (least privilege)"))
+			case "impersonate", "escalate", "bind":
+				// Each lets its holder gain rights it was not given: only
+				// on named objects.
+				if len(r.ResourceNames) == 0 {
+					errs = append(errs, field.Required(p.Child("resourceNames"), fmt.Sprintf("%q is granted on named objects only (least privilege)", v)))
+				}
+			}
+		}
+		for _, res := range r.Resources {
+			if res == "*" || strings.HasSuffix(res, "/*") {
+				errs = append(errs, field.Forbidden(p.Child("resources"), "zeroflow grants named resources only (least privilege)"))
+			}
+		}
+		for _, g := range r.APIGroups {
+			if g == "*" {
+				errs = append(errs, field.Forbidden(p.Child("apiGroups"), "zeroflow grants named API groups only (least privilege)"))
 			}
 		}
 		if len(r.Resources) == 0 && len(r.NonResourceURLs) == 0 {

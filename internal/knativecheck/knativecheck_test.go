@@ -42,6 +42,14 @@ func TestObjects(t *testing.T) {
 		{"eventpolicy: a * not at the end", eventPolicy("- sub: system:serviceaccount:*:zeroflow-controller", ""), "'*' is only allowed as suffix"},
 		{"eventpolicy: two dialects in one filter", eventPolicy("- sub: x", "- {exact: {type: a}, prefix: {type: b}}"), "multiple dialects"},
 		{"eventpolicy: bad filter attribute", eventPolicy("- sub: x", "- exact: {Not_An_Attribute: a}"), "Not_An_Attribute"},
+		{"role", role("{apiGroups: [zeroflow.dev], resources: [cronworkflows], verbs: [create, delete]}"), ""},
+		{"role: impersonate one ServiceAccount", role("{apiGroups: [\"\"], resources: [serviceaccounts], resourceNames: [scaler], verbs: [impersonate]}"), ""},
+		{"role: any verb", role("{apiGroups: [zeroflow.dev], resources: [cronworkflows], verbs: [\"*\"]}"), "named verbs only"},
+		{"role: any resource", role("{apiGroups: [zeroflow.dev], resources: [\"*\"], verbs: [get]}"), "named resources only"},
+		{"role: any group", role("{apiGroups: [\"*\"], resources: [cronworkflows], verbs: [get]}"), "named API groups only"},
+		{"role: impersonate anyone", role("{apiGroups: [\"\"], resources: [serviceaccounts], verbs: [impersonate]}"), "named objects only"},
+		{"rolebinding", roleBinding("Role", "zeroflow-sensor"), ""},
+		{"rolebinding: cluster-admin", roleBinding("ClusterRole", "cluster-admin"), "never binds cluster-admin"},
 		{"networkpolicy", networkPolicy("{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: knative-serving}}}"), ""},
 		{"networkpolicy: a peer with no selector", networkPolicy("{}"), "podSelector, namespaceSelector or ipBlock"},
 		{"networkpolicy: bad selector", networkPolicy("{namespaceSelector: {matchExpressions: [{key: a, operator: Sometimes}]}}"), "Sometimes"},
@@ -148,4 +156,12 @@ spec:
   ingress:
   - from:
     - ` + peer + "\n"
+}
+
+func role(rule string) string {
+	return "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: default}\nrules:\n- " + rule + "\n"
+}
+
+func roleBinding(kind, name string) string {
+	return "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: default}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: " + kind + ", name: " + name + "}\nsubjects: [{kind: ServiceAccount, name: zeroflow-sensor, namespace: default}]\n"
 }
