@@ -61,6 +61,11 @@ func TestRenderEventBusInAnotherNamespace(t *testing.T) {
 	if !slices.Contains(policies, "argo-events/zeroflow-sensor-eventbus-as-operate-workflow-sa@eventbus") {
 		t.Errorf("no policy of the sensor's own ServiceAccount on eventbus: %v", policies)
 	}
+	// The CronWorkflow's Broker takes its pings only: it is not open to
+	// anyone who would submit through the controller's Triggers there.
+	if !slices.Contains(policies, "argo-events/zeroflow-cron@default") {
+		t.Errorf("the CronWorkflow's Broker has no policy: %v", policies)
+	}
 	for _, svc := range out.Services {
 		if svc.Name == "scaling-sensor" && svc.Spec.Template.Spec.ServiceAccountName != "operate-workflow-sa" {
 			t.Errorf("sensor function runs as %q", svc.Spec.Template.Spec.ServiceAccountName)

@@ -211,11 +211,22 @@ func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
 	for _, cw := range in.CronWorkflows {
 		out.Add(CronWorkflow(cw, broker))
 	}
-	// Sensors submit to their own eventBusName: the controller takes its
-	// inputs there too (the runtime's Broker has its Triggers already).
+	// Sensors submit to their own eventBusName and CronWorkflows fire into
+	// their namespace's broker: the controller takes its inputs there too
+	// (the runtime's Broker has its Triggers and policies already). A
+	// CronWorkflow's broker lets its PingSources in, and so is closed to
+	// everyone else, as the runtime's is.
+	cronNamespaces := map[string]bool{}
+	for _, cw := range in.CronWorkflows {
+		cronNamespaces[identityNamespace(cw.Namespace)] = true
+	}
 	for _, ref := range in.EventBuses(namespace, broker) {
-		if ref != (BrokerRef{namespace, broker}) {
-			out.Triggers = append(out.Triggers, EventBusControllerTriggers(ref, namespace)...)
+		if ref == (BrokerRef{namespace, broker}) {
+			continue
+		}
+		out.Triggers = append(out.Triggers, EventBusControllerTriggers(ref, namespace)...)
+		if ref.Name == broker && cronNamespaces[identityNamespace(ref.Namespace)] {
+			out.EventPolicies = append(out.EventPolicies, CronEventPolicy(ref.Namespace, ref.Name))
 		}
 	}
 	for _, fn := range in.CalledFunctions() {

@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/broker"
@@ -223,6 +224,16 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	routing.EventPolicies = append(routing.EventPolicies, policies...)
+	// The "default" Broker of every other namespace is where CronWorkflows
+	// made there at run time fire: only their PingSources may send to it
+	// (and the namespace's senders that render's policies list).
+	for _, b := range routing.Brokers {
+		if b.Name == "default" && b.Namespace != DefaultNamespace && !slices.ContainsFunc(routing.EventPolicies, func(p eventingv1alpha1.EventPolicy) bool {
+			return p.Namespace == b.Namespace && p.Name == render.CronPolicy
+		}) {
+			routing.EventPolicies = append(routing.EventPolicies, render.CronEventPolicy(b.Namespace, b.Name))
+		}
+	}
 	ids.plan(routing.Triggers, routing.Brokers, fns.addrs)
 	if opts.ControllerURL != "" {
 		// A controller of its own process gets its identity as a pod

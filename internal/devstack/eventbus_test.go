@@ -2,6 +2,8 @@ package devstack
 
 import (
 	"fmt"
+	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -10,8 +12,12 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/render"
 )
 
 // TestEventBusInAnotherNamespace: Argo's names work as written. An
@@ -129,5 +135,60 @@ spec:
 			t.Fatalf("after 60s: webhook run %v, cron run %v (%v)", webhookRun, cronRun, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Declared Brokers keep their delivery, get zeroflow's when they set none,
+// and their dead letters reach the stack's dead-letter function from any
+// namespace; what objects name is made, each once, and the controller's
+// Triggers of two Brokers of one namespace do not collide.
+func TestWithEventBuses(t *testing.T) {
+	retry := int32(1)
+	declared := []eventingv1.Broker{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "argo-events", Name: "eventbus"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "argo-events", Name: "default"}, Spec: eventingv1.BrokerSpec{Delivery: &eventingduckv1.DeliverySpec{
+			Retry:          &retry,
+			DeadLetterSink: &duckv1.Destination{Ref: &duckv1.KReference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: render.BuiltinService(render.DeadLetterFunction)}},
+		}}},
+	}
+	in := render.Input{
+		Sensors:       []*v1alpha1.Sensor{{ObjectMeta: metav1.ObjectMeta{Namespace: "argo-events", Name: "s"}, Spec: v1alpha1.SensorSpec{EventBusName: "eventbus"}}},
+		EventSources:  []*v1alpha1.EventSource{{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "e"}, Spec: v1alpha1.EventSourceSpec{EventBusName: "hooks"}}},
+		CronWorkflows: []*v1alpha1.CronWorkflow{{ObjectMeta: metav1.ObjectMeta{Namespace: "nightly", Name: "c"}}},
+	}
+	got := map[string]eventingv1.Broker{}
+	for _, b := range withEventBuses(declared, in, slog.New(slog.DiscardHandler)) {
+		key := b.Namespace + "/" + b.Name
+		if _, dup := got[key]; dup {
+			t.Errorf("broker %s twice", key)
+		}
+		got[key] = b
+	}
+	for _, want := range []string{"argo-events/eventbus", "argo-events/default", "team/hooks", "team/default", "nightly/default", "default/default"} {
+		b, ok := got[want]
+		if !ok {
+			t.Errorf("no broker %s (%v)", want, slices.Collect(maps.Keys(got)))
+			continue
+		}
+		d := b.Spec.Delivery
+		if d == nil || d.Retry == nil || d.DeadLetterSink == nil || d.DeadLetterSink.Ref == nil {
+			t.Errorf("broker %s: delivery %+v", want, d)
+			continue
+		}
+		if ns := d.DeadLetterSink.Ref.Namespace; b.Namespace != DefaultNamespace && ns != DefaultNamespace {
+			t.Errorf("broker %s: dead letters to namespace %q, want the stack's %q", want, ns, DefaultNamespace)
+		}
+	}
+	if r := got["argo-events/default"].Spec.Delivery.Retry; *r != 1 {
+		t.Errorf("a declared delivery was replaced: retry %d", *r)
+	}
+	names := map[string]bool{}
+	for _, b := range []string{"eventbus", "default"} {
+		for _, tr := range controllerTriggers("argo-events", b) {
+			if names[tr.Name] {
+				t.Errorf("trigger %s on two brokers", tr.Name)
+			}
+			names[tr.Name] = true
+		}
 	}
 }
