@@ -11,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
+	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
@@ -107,6 +111,35 @@ spec:
 			t.Fatalf("webhook: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The Brokers the stack made are closed like the runtime's: a subject
+	// of the namespace that no policy names cannot submit through the
+	// controller's Triggers there.
+	stranger, err := s.functions.ids.issuer.Issue("system:serviceaccount:argo-events:default", render.BrokerAudience("argo-events", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strangerBus, _ := s.functions.ids.issuer.Issue("system:serviceaccount:argo-events:default", render.BrokerAudience("argo-events", "eventbus"))
+	for bus, token := range map[string]string{"default": stranger, "eventbus": strangerBus} {
+		submit := event.New()
+		submit.SetID("forged-submit")
+		submit.SetType(events.TypeWorkflowSubmit)
+		submit.SetSource("/attacker")
+		_ = submit.SetData(event.ApplicationJSON, map[string]any{"workflow": map[string]any{"metadata": map[string]any{"name": "forged", "namespace": "argo-events"}}})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.Broker.Address("argo-events", bus), nil)
+		if err := cehttp.WriteRequest(ctx, binding.ToMessage(&submit), req); err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("a submit from a subject no policy names to argo-events/%s: %d, want 403", bus, resp.StatusCode)
+		}
 	}
 
 	var webhookRun, cronRun bool
