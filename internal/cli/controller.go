@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
@@ -38,8 +47,10 @@ func newControllerCommand() *cobra.Command {
 		Long: `controller serves workflow.submit, step.result and tick CloudEvents on
 --addr (default :$PORT), sends step.run and workflow.finished to --sink
 (default $K_SINK, the broker), and watches the Workflows of the API that
---kubeconfig names (default: the zeroflow dev stack's, else $KUBECONFIG). It
-stops on SIGTERM after draining.`,
+--kubeconfig names (default: the zeroflow dev stack's, else $KUBECONFIG). Where
+that API serves Knative's PingSources (a cluster), it also watches
+CronWorkflows and keeps their PingSources in step: created, changed and
+deleted with them, owned by them. It stops on SIGTERM after draining.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sink == "" {
@@ -68,6 +79,10 @@ stops on SIGTERM after draining.`,
 				return fmt.Errorf("--allow-cross-namespace: %w", err)
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			schedules, err := clusterSchedules(c, logger)
+			if err != nil {
+				return err
+			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctrl, err := controller.New(controller.Config{
@@ -80,6 +95,7 @@ stops on SIGTERM after draining.`,
 				RedispatchAfter: redispatchAfter,
 				TokenKey:        tokenKey,
 				CrossNamespace:  pairs,
+				Schedules:       schedules,
 			})
 			if err != nil {
 				return err
@@ -152,4 +168,57 @@ func controllerTokenKey(file string) ([]byte, error) {
 		return []byte(v), nil
 	}
 	return nil, nil
+}
+
+// clusterSchedules is how the controller keeps CronWorkflows' schedules:
+// their PingSources, where the API serves the kind; nil where it does not
+// (the zeroflow dev stack, which schedules them itself).
+func clusterSchedules(c conn, logger *slog.Logger) (controller.Schedules, error) {
+	cfg, err := c.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	gv := sourcesv1.SchemeGroupVersion.String()
+	resources, err := disco.ServerResourcesForGroupVersion(gv)
+	switch {
+	case apierrors.IsNotFound(err):
+		logger.Info("the API serves no PingSources: CronWorkflows are not scheduled by this controller (zeroflow dev schedules its own)", "groupVersion", gv)
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("find the PingSource kind (%s): %w", gv, err)
+	}
+	if !slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == "pingsources" }) {
+		logger.Info("the API serves no PingSources: CronWorkflows are not scheduled by this controller", "groupVersion", gv)
+		return nil, nil
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	return &controller.ClusterSchedules{Dynamic: dyn, Broker: "default", Logger: logger.With("component", "cron")}, nil
+}
+
+// restConfig is the API config client() connects with (the same loading
+// rules), for the clients the controller needs beside its typed one.
+func (c *conn) restConfig() (*rest.Config, error) {
+	path := c.kubeconfig
+	if path == "" {
+		dev := filepath.Join(devDataDir, "kubeconfig")
+		if _, err := os.Stat(dev); err == nil {
+			path = dev
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no Kubernetes API to talk to (start one with `zeroflow dev`, or pass --kubeconfig): %w", err)
+	}
+	return cfg, nil
 }
