@@ -125,7 +125,8 @@ func Load(paths ...string) ([]manifestfile.Object, []string, error) {
 		errs = append(errs, unjoin(err)...)
 	}
 	for _, d := range docs {
-		if d.APIVersion == eventingv1.SchemeGroupVersion.String() && (d.Kind == "Broker" || d.Kind == "Trigger") {
+		if d.APIVersion == eventingv1.SchemeGroupVersion.String() && (d.Kind == "Broker" || d.Kind == "Trigger") ||
+			d.APIVersion == eventingv1alpha1.SchemeGroupVersion.String() && d.Kind == "EventPolicy" {
 			continue // served by the broker (broker.LoadConfig)
 		}
 		obj, err := manifestfile.Decode(d)

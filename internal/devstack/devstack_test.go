@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"github.com/zeroflow-dev/zeroflow/render"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -112,6 +113,14 @@ spec:
   broker: default
   filter: {attributes: {type: hello}}
   subscriber: {uri: ` + sub.URL + `}
+---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: tester}
+spec:
+  to: [{ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}]
+  from: [{sub: "system:serviceaccount:default:tester"}]
+  filters: [{exact: {type: hello}}]
 `
 	if err := os.WriteFile(filepath.Join(dir, "trigger.yaml"), []byte(trigger), 0o644); err != nil {
 		t.Fatal(err)
@@ -126,17 +135,32 @@ spec:
 	if strings.Join(s.Brokers, ",") != "default/default" || len(s.Skipped) != 0 {
 		t.Errorf("brokers %v, skipped %v", s.Brokers, s.Skipped)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.Broker.Address("default", "default"), strings.NewReader("{}"))
-	for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "e1", "Ce-Source": "/test", "Ce-Type": "hello", "Content-Type": "application/json"} {
-		req.Header.Set(k, v)
+	post := func(token string) int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.Broker.Address("default", "default"), strings.NewReader("{}"))
+		for k, v := range map[string]string{"Ce-Specversion": "1.0", "Ce-Id": "e1", "Ce-Source": "/test", "Ce-Type": "hello", "Content-Type": "application/json"} {
+			req.Header.Set(k, v)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Sender identity is on: the event needs a sender an EventPolicy lets
+	// send it (the directory's own, beside the runtime's).
+	if code := post(""); code != http.StatusUnauthorized {
+		t.Fatalf("post without a token: %d, want 401", code)
+	}
+	token, err := s.functions.ids.issuer.Issue("system:serviceaccount:default:tester", render.BrokerAudience("default", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("post: %d", resp.StatusCode)
+	if code := post(token); code != http.StatusAccepted {
+		t.Fatalf("post: %d", code)
 	}
 	select {
 	case id := <-got:
