@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -303,10 +304,19 @@ func manifestHead(manifest string) (*object, error) {
 	}
 	doc, err := yaml.YAMLToJSON([]byte(manifest))
 	if err != nil {
-		return nil, fmt.Errorf("not YAML or JSON: %w", err)
+		// Argo's manifests often hold unquoted tags (`name: {{inputs.parameters.name}}`),
+		// which are YAML only once substituted: read them as quoted text,
+		// a name RBAC then treats as not known in advance.
+		var qerr error
+		if doc, qerr = yaml.YAMLToJSON([]byte(bareTag.ReplaceAllString(manifest, `"$0"`))); qerr != nil {
+			return nil, fmt.Errorf("not YAML or JSON: %w", err)
+		}
 	}
 	return objectHead(doc)
 }
+
+// bareTag is a {{...}} tag that starts a YAML value.
+var bareTag = regexp.MustCompile(`\{\{[^{}"]*\}\}`)
 
 func objectHead(doc []byte) (*object, error) {
 	var head struct {

@@ -99,14 +99,21 @@ func TestDevRunsWhatRenderPrints(t *testing.T) {
 // copyExample copies an example directory, moving its webhook port to a
 // free one so that the test does not collide with `make run`.
 func copyExample(t *testing.T, from string) string {
+	dir, _ := copyExampleMovingPort(t, from, "12000")
+	return dir
+}
+
+// copyExampleMovingPort copies an example directory, moving the webhook
+// port it declares (fixed) to a free one, which it returns.
+func copyExampleMovingPort(t *testing.T, from, fixed string) (dir, port string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
+	_, port, _ = net.SplitHostPort(l.Addr().String())
 	l.Close()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	entries, err := os.ReadDir(from)
 	if err != nil {
 		t.Fatal(err)
@@ -119,10 +126,10 @@ func copyExample(t *testing.T, from string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b = []byte(strings.ReplaceAll(string(b), `"12000"`, `"`+port+`"`))
+		b = []byte(strings.ReplaceAll(string(b), `"`+fixed+`"`, `"`+port+`"`))
 		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return dir
+	return dir, port
 }
