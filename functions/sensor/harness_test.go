@@ -1,6 +1,7 @@
 package sensor_test
 
 import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -73,6 +74,28 @@ spec:
       openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 `
 
+// widgetCRD is a kind with no schema, for what the k8s trigger does to any
+// object (parameters into arbitrary fields, patch, update with the live
+// object): Argo's workflow kinds are validated as zeroflow's when a trigger
+// makes them, so they cannot carry made-up fields.
+const widgetCRD = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`
+
+var widgets = schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
+
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
@@ -82,7 +105,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	crds = append(crds, []byte(cronWorkflowCRD))
+	crds = append(crds, []byte(cronWorkflowCRD), []byte(widgetCRD))
 	if apiServer, err = kubeapi.Start(ctx, kubeapi.Options{CRDs: crds, UnsafeNoFsync: true}); err != nil {
 		fmt.Fprintln(os.Stderr, "start api server:", err)
 		return 1

@@ -69,8 +69,8 @@ spec:
         operation: create
         source:
           resource:
-            apiVersion: argoproj.io/v1alpha1
-            kind: CronWorkflow
+            apiVersion: example.com/v1
+            kind: Widget
             metadata: {name: placeholder}
             spec: {schedule: "9 * * *", note: "by ", count: 0, build: 1}
         parameters:
@@ -97,7 +97,7 @@ spec:
 		}
 	})
 	ctx := context.Background()
-	crons := dyn.Resource(cronWorkflows).Namespace("default")
+	crons := dyn.Resource(widgets).Namespace("default")
 	t.Cleanup(func() { _ = crons.Delete(context.Background(), "params-ada", metav1.DeleteOptions{}) })
 
 	order := sourceEvent("psrc", "order", "o-1", map[string]any{
@@ -147,7 +147,7 @@ spec:
 		"greeting": "Hello Ada!"
 	}`)
 
-	waitFor(t, "the CronWorkflow", func() bool { _, err := crons.Get(ctx, "params-ada", metav1.GetOptions{}); return err == nil })
+	waitFor(t, "the Widget", func() bool { _, err := crons.Get(ctx, "params-ada", metav1.GetOptions{}); return err == nil })
 	got, err := crons.Get(ctx, "params-ada", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ spec:
 	// number 1 gives the string "12"; onto a missing dest, append just sets
 	// (raw: the tags stay an array).
 	spec, _ := json.Marshal(got.Object["spec"])
-	assertJSON(t, "spec of the CronWorkflow", string(spec), `{
+	assertJSON(t, "spec of the Widget", string(spec), `{
 		"schedule": "30 9 * * *",
 		"note": "by o-1",
 		"count": 12.5,

@@ -43,9 +43,12 @@ spec:
             spec:
               schedule: "0 9 16 4 *"
               workflowSpec:
+                entrypoint: main
                 arguments:
                   parameters:
                   - name: title
+                templates:
+                - {name: main, script: {image: alpine, command: [sh], source: "echo up"}}
         parameters:
         - src: {dependencyName: create, dataKey: body.name}
           dest: metadata.name
@@ -92,7 +95,7 @@ spec:
 
 func TestK8sTriggerPatchesAndUpdates(t *testing.T) {
 	ctx := context.Background()
-	crons := dyn.Resource(cronWorkflows).Namespace("default")
+	crons := dyn.Resource(widgets).Namespace("default")
 	start(t, `
 metadata: {name: tweak}
 spec:
@@ -107,8 +110,8 @@ spec:
       k8s:
         source:
           inline: |
-            apiVersion: argoproj.io/v1alpha1
-            kind: CronWorkflow
+            apiVersion: example.com/v1
+            kind: Widget
             metadata: {name: nightly}
             spec: {schedule: "0 1 * * *", suspend: false, note: keep}
   - template:
@@ -118,8 +121,8 @@ spec:
         operation: patch
         source:
           resource:
-            apiVersion: argoproj.io/v1alpha1
-            kind: CronWorkflow
+            apiVersion: example.com/v1
+            kind: Widget
             metadata: {name: nightly}
             spec: {suspend: true}
   - template:
@@ -130,8 +133,8 @@ spec:
         liveObject: true
         source:
           resource:
-            apiVersion: argoproj.io/v1alpha1
-            kind: CronWorkflow
+            apiVersion: example.com/v1
+            kind: Widget
             metadata: {name: nightly}
         parameters:
         - src: {dependencyName: reschedule, dataKey: schedule}
