@@ -109,6 +109,11 @@ func ControllerIdentity(namespace, broker string, opts Options, buses ...BrokerR
 			callers = append(callers, TriggerSubject(identityNamespace(b.Namespace), t.Name))
 		}
 	}
+	// The controller's Triggers on the Brokers of other namespaces (made
+	// at run time, or by another render) are not known when the
+	// Deployment is: they are all named zeroflow-controller-*, and the
+	// controller keeps each submit in its sender's namespace.
+	callers = append(callers, "system:serviceaccount:*:"+ControllerService+"-*")
 	f := function{name: ControllerService, namespace: namespace, callers: callers, broker: broker, audience: ControllerAudience(ns)}
 	env, volumes, mounts := f.identity(opts)
 	return env, volumes[0], mounts[0]

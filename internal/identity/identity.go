@@ -254,18 +254,47 @@ func BearerToken(h http.Header) string {
 	return strings.TrimSpace(tok)
 }
 
-// SubjectMatches reports whether subject is one of patterns; a pattern
-// ending in * matches every subject it is a prefix of (EventPolicy's rule).
+// SubjectMatches reports whether subject is one of patterns. A pattern
+// ending in * matches every subject it is a prefix of (EventPolicy's rule);
+// beyond Knative, a segment that is only * matches any one segment of a
+// ServiceAccount subject (system:serviceaccount:*:zeroflow-controller-*:
+// that name in any namespace), for a receiver whose callers live in every
+// namespace that has a Broker.
 func SubjectMatches(subject string, patterns []string) bool {
 	for _, p := range patterns {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(subject, prefix) {
-				return true
-			}
-			continue
-		}
-		if strings.EqualFold(p, subject) {
+		if matchSubject(subject, p) {
 			return true
+		}
+	}
+	return false
+}
+
+func matchSubject(subject, pattern string) bool {
+	if !strings.Contains(pattern, ":*:") {
+		if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+			return strings.HasPrefix(subject, prefix)
+		}
+		return strings.EqualFold(pattern, subject)
+	}
+	ps, ss := strings.Split(pattern, ":"), strings.Split(subject, ":")
+	if len(ss) < len(ps) {
+		return false
+	}
+	for i, seg := range ps {
+		last := i == len(ps)-1
+		switch {
+		case seg == "*" && !last:
+			if ss[i] == "" {
+				return false
+			}
+		case last:
+			rest := strings.Join(ss[i:], ":")
+			if prefix, ok := strings.CutSuffix(seg, "*"); ok {
+				return strings.HasPrefix(rest, prefix)
+			}
+			return strings.EqualFold(seg, rest)
+		case !strings.EqualFold(seg, ss[i]):
+			return false
 		}
 	}
 	return false

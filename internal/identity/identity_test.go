@@ -115,3 +115,24 @@ func TestFileToken(t *testing.T) {
 		t.Error("an empty token file was accepted")
 	}
 }
+
+func TestSubjectPatterns(t *testing.T) {
+	for _, c := range []struct {
+		subject, pattern string
+		want             bool
+	}{
+		{"system:serviceaccount:ns:a", "system:serviceaccount:ns:a", true},
+		{"system:serviceaccount:ns:ab", "system:serviceaccount:ns:a", false},
+		{"system:serviceaccount:ns:ab", "system:serviceaccount:ns:a*", true},
+		{"system:serviceaccount:ns:x", "system:serviceaccount:*", true},
+		{"system:serviceaccount:argo-events:zeroflow-controller-eventbus-submit-oidc", "system:serviceaccount:*:zeroflow-controller-*", true},
+		{"system:serviceaccount:argo-events:zeroflow-sensor", "system:serviceaccount:*:zeroflow-controller-*", false},
+		{"system:serviceaccount::zeroflow-controller-x", "system:serviceaccount:*:zeroflow-controller-*", false},
+		{"system:serviceaccount:ns", "system:serviceaccount:*:zeroflow-controller-*", false},
+		{"system:node:ns:zeroflow-controller-x", "system:serviceaccount:*:zeroflow-controller-*", false},
+	} {
+		if got := SubjectMatches(c.subject, []string{c.pattern}); got != c.want {
+			t.Errorf("SubjectMatches(%q, %q) = %v, want %v", c.subject, c.pattern, got, c.want)
+		}
+	}
+}
