@@ -67,6 +67,12 @@ type Config struct {
 	// the controller only takes the firings; something else makes the
 	// PingSources (zeroflow render, for the CronWorkflows in files).
 	Schedules Schedules
+	// Sources, when set, keeps what runs for EventSources and Sensors in
+	// step with the API: Run watches them and applies each one created,
+	// changed or deleted (ClusterSources on a cluster). Nil: something
+	// else makes their objects (zeroflow render and GitOps, or zeroflow
+	// dev).
+	Sources Sources
 }
 
 // NamespacePair allows senders in From to submit workflows to To; "*" in

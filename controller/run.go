@@ -18,8 +18,9 @@ import (
 )
 
 // Run watches Workflows (so that one created with kubectl or by GitOps
-// starts) and, with Config.Schedules, CronWorkflows (so that their
-// schedules follow the API), fires the wake-ups the engine asks for
+// starts), with Config.Schedules CronWorkflows (so that their schedules
+// follow the API) and with Config.Sources EventSources and Sensors (so
+// that what runs for them does), fires the wake-ups the engine asks for
 // (retry backoffs, timeouts, suspend durations), and every ResyncPeriod
 // looks at each unfinished workflow, sending again the steps whose results
 // are overdue.
@@ -78,6 +79,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	if c.cfg.Schedules != nil {
 		g.Go(func() error {
 			return WatchSchedules(ctx, c.cfg.Client, c.cfg.Namespace, c.cfg.Schedules, c.cfg.Logger)
+		})
+	}
+	if c.cfg.Sources != nil {
+		g.Go(func() error {
+			return WatchSources(ctx, c.cfg.Client, c.cfg.Namespace, c.cfg.Sources, c.cfg.Logger)
 		})
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
