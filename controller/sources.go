@@ -93,8 +93,10 @@ func WatchSources(ctx context.Context, client *Client, namespace string, s Sourc
 			watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 				return client.WatchEventSources(ctx, namespace, opts)
 			},
-			apply: func(ctx context.Context, es *v1alpha1.EventSource) error { return s.ApplyEventSource(ctx, es.DeepCopy()) },
-			del:   s.DeleteEventSource,
+			apply: func(ctx context.Context, es *v1alpha1.EventSource) error {
+				return s.ApplyEventSource(ctx, es.DeepCopy())
+			},
+			del: s.DeleteEventSource,
 		}, logger)
 	})
 	g.Go(func() error {

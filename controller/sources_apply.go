@@ -47,7 +47,9 @@ type ownedKind struct {
 	resource string
 }
 
-func (k ownedKind) gvr() schema.GroupVersionResource { return k.gvk.GroupVersion().WithResource(k.resource) }
+func (k ownedKind) gvr() schema.GroupVersionResource {
+	return k.gvk.GroupVersion().WithResource(k.resource)
+}
 
 // owner is the EventSource or Sensor whose objects are applied. Its
 // objects are the ones render labels with label=name; an object render

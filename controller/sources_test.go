@@ -374,7 +374,7 @@ func (sc *sourceCluster) waitReady(t *testing.T, kind, name, status, reason stri
 		}
 		var st struct {
 			Status struct {
-				ObservedGeneration int64           `json:"observedGeneration"`
+				ObservedGeneration int64            `json:"observedGeneration"`
 				Conditions         []apis.Condition `json:"conditions"`
 			} `json:"status"`
 		}
