@@ -52,6 +52,8 @@ type sourceCluster struct {
 	client *controller.Client
 	dyn    dynamic.Interface
 	ns     string
+	// calls are the controller's own requests.
+	calls *apiCalls
 }
 
 // sourceOptions are the render options the test's controller runs with.
@@ -96,17 +98,27 @@ func startSourceCluster(t *testing.T) *sourceCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	calls := &apiCalls{}
+	ctrlClient, err := controller.NewClient(calls.recorded(api.Config()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrlReal, err := dynamic.NewForConfig(calls.recorded(api.Config()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	core := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		{Version: "v1", Resource: "configmaps"}:      "ConfigMapList",
 		{Version: "v1", Resource: "serviceaccounts"}: "ServiceAccountList",
 	})
 	dyn := coreSplit{api: real, core: core}
+	ctrlDyn := coreSplit{api: ctrlReal, core: recordedDynamic{core, calls}}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	ctrl, err := controller.New(controller.Config{
-		Client:  c,
+		Client:  ctrlClient,
 		Send:    func(context.Context, event.Event) error { return nil },
 		Logger:  logger,
-		Sources: &controller.ClusterSources{Dynamic: dyn, Client: c, Options: sourceOptions, Logger: logger},
+		Sources: &controller.ClusterSources{Dynamic: ctrlDyn, Client: ctrlClient, Options: sourceOptions, Logger: logger},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +132,7 @@ func startSourceCluster(t *testing.T) *sourceCluster {
 		}
 		api.Stop()
 	})
-	return &sourceCluster{client: c, dyn: dyn}
+	return &sourceCluster{client: c, dyn: dyn, calls: calls}
 }
 
 func (sc sourceCluster) in(ns string) *sourceCluster {
@@ -401,6 +413,12 @@ func TestClusterSources(t *testing.T) {
 	t.Run("eventsource follows the API", func(t *testing.T) { eventSourceFollowsTheAPI(t, cluster.in("es")) })
 	t.Run("sensor follows the API", func(t *testing.T) { sensorFollowsTheAPI(t, cluster.in("sensor")) })
 	t.Run("adopt rendered, keep others", func(t *testing.T) { sourcesAdoptRenderedAndKeepOthers(t, cluster.in("adopt")) })
+	// Every request the controller made above, its shipped Role allows.
+	t.Run("rbac", func(t *testing.T) {
+		calls := cluster.calls.list()
+		t.Logf("the controller called: %v", calls)
+		checkControllerRole(t, calls)
+	})
 }
 
 const webhookSource = `apiVersion: zeroflow.dev/v1alpha1

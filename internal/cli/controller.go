@@ -26,10 +26,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/identity"
+	"github.com/zeroflow-dev/zeroflow/render"
 )
 
 func newControllerCommand() *cobra.Command {
@@ -40,6 +42,7 @@ func newControllerCommand() *cobra.Command {
 		resync, redispatchAfter time.Duration
 		tokenKeyFile            string
 		crossNamespace          []string
+		renderOpts              render.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -50,7 +53,11 @@ func newControllerCommand() *cobra.Command {
 --kubeconfig names (default: the zeroflow dev stack's, else $KUBECONFIG). Where
 that API serves Knative's PingSources (a cluster), it also watches
 CronWorkflows and keeps their PingSources in step: created, changed and
-deleted with them, owned by them. It stops on SIGTERM after draining.`,
+deleted with them, owned by them. Where it serves Knative Services, it does
+the same for EventSources and Sensors: the objects zeroflow render makes for
+each (their Services, ConfigMaps, SinkBindings, Triggers, EventPolicies,
+ServiceAccounts and sources), with --function-image as their image. It
+stops on SIGTERM after draining.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sink == "" {
@@ -83,6 +90,10 @@ deleted with them, owned by them. It stops on SIGTERM after draining.`,
 			if err != nil {
 				return err
 			}
+			sources, err := clusterSources(c, cl, renderOpts, logger)
+			if err != nil {
+				return err
+			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctrl, err := controller.New(controller.Config{
@@ -96,6 +107,7 @@ deleted with them, owned by them. It stops on SIGTERM after draining.`,
 				TokenKey:        tokenKey,
 				CrossNamespace:  pairs,
 				Schedules:       schedules,
+				Sources:         sources,
 			})
 			if err != nil {
 				return err
@@ -141,6 +153,8 @@ deleted with them, owned by them. It stops on SIGTERM after draining.`,
 	cmd.Flags().DurationVar(&resync, "resync", 10*time.Second, "how often to look at every unfinished workflow")
 	cmd.Flags().DurationVar(&redispatchAfter, "redispatch-after", 30*time.Second, "send a step again when its result is this late")
 	cmd.Flags().StringVar(&tokenKeyFile, "token-key-file", os.Getenv(envTokenKeyFile), "the key that signs each step's token (at least 16 bytes, e.g. a mounted Secret); every replica needs the same one (default $"+envTokenKeyFile+", else the key in $"+envTokenKey+", else a random key for this process)")
+	cmd.Flags().StringVar(&renderOpts.Image, "function-image", os.Getenv(envFunctionImage), "the resolved image of zeroflow's functions, which the EventSources' and Sensors' Services run (default $"+envFunctionImage+"; without one the controller does not run them)")
+	cmd.Flags().StringVar(&renderOpts.Issuer, "oidc-issuer", render.DefaultIssuer, "the cluster's ServiceAccount token issuer, whose tokens the EventSources' and Sensors' functions accept")
 	cmd.Flags().StringSliceVar(&crossNamespace, "allow-cross-namespace", nil, "a cluster-admin choice: let workflow.submit senders of namespace FROM start workflows in TO (FROM=TO, either *, or * for any); by default a sender may start workflows in its own namespace only")
 	return cmd
 }
@@ -149,6 +163,10 @@ deleted with them, owned by them. It stops on SIGTERM after draining.`,
 const (
 	envTokenKeyFile = "ZEROFLOW_TOKEN_KEY_FILE"
 	envTokenKey     = "ZEROFLOW_TOKEN_KEY"
+	// envFunctionImage is the image of zeroflow's functions the controller
+	// runs EventSources and Sensors with (the Deployment can set it to a
+	// ko:// reference, which ko resolves with the controller's own).
+	envFunctionImage = "ZEROFLOW_FUNCTION_IMAGE"
 )
 
 // controllerTokenKey is the step-token key: from the file, else the
@@ -178,28 +196,63 @@ func clusterSchedules(c conn, logger *slog.Logger) (controller.Schedules, error)
 	if err != nil {
 		return nil, err
 	}
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("discovery client: %w", err)
-	}
-	gv := sourcesv1.SchemeGroupVersion.String()
-	resources, err := disco.ServerResourcesForGroupVersion(gv)
-	switch {
-	case apierrors.IsNotFound(err):
-		logger.Info("the API serves no PingSources: CronWorkflows are not scheduled by this controller (zeroflow dev schedules its own)", "groupVersion", gv)
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("find the PingSource kind (%s): %w", gv, err)
-	}
-	if !slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == "pingsources" }) {
-		logger.Info("the API serves no PingSources: CronWorkflows are not scheduled by this controller", "groupVersion", gv)
-		return nil, nil
+	ok, err := apiServes(cfg, sourcesv1.SchemeGroupVersion.String(), "pingsources")
+	if err != nil || !ok {
+		if err == nil {
+			logger.Info("the API serves no PingSources: CronWorkflows are not scheduled by this controller (zeroflow dev schedules its own)", "groupVersion", sourcesv1.SchemeGroupVersion.String())
+		}
+		return nil, err
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
 	return &controller.ClusterSchedules{Dynamic: dyn, Broker: "default", Logger: logger.With("component", "cron")}, nil
+}
+
+// clusterSources is how the controller keeps what runs for EventSources
+// and Sensors: the objects render makes for them, where the API serves
+// Knative Services (a cluster with Knative Serving); nil where it does not
+// (the zeroflow dev stack runs them itself), or where no image for their
+// functions is given: render's default is a ko:// reference that only ko
+// resolves, and a Service with it would never start.
+func clusterSources(c conn, cl *controller.Client, opts render.Options, logger *slog.Logger) (controller.Sources, error) {
+	cfg, err := c.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	ok, err := apiServes(cfg, servingv1.SchemeGroupVersion.String(), "services")
+	if err != nil || !ok {
+		if err == nil {
+			logger.Info("the API serves no Knative Services: EventSources and Sensors are not run by this controller (zeroflow dev runs its own; elsewhere apply `zeroflow render`)", "groupVersion", servingv1.SchemeGroupVersion.String())
+		}
+		return nil, err
+	}
+	if opts.Image == "" || strings.HasPrefix(opts.Image, "ko://") {
+		logger.Warn("no resolved image for zeroflow's functions (--function-image, $"+envFunctionImage+"): EventSources and Sensors are not run by this controller; apply `zeroflow render` instead", "image", opts.Image)
+		return nil, nil
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	return &controller.ClusterSources{Dynamic: dyn, Client: cl, Options: opts, Logger: logger.With("component", "sources")}, nil
+}
+
+// apiServes reports whether the API serves resource in groupVersion.
+func apiServes(cfg *rest.Config, groupVersion, resource string) (bool, error) {
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, fmt.Errorf("discovery client: %w", err)
+	}
+	resources, err := disco.ServerResourcesForGroupVersion(groupVersion)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("find %s in %s: %w", resource, groupVersion, err)
+	}
+	return slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == resource }), nil
 }
 
 // restConfig is the API config client() connects with (the same loading
