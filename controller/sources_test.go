@@ -56,8 +56,10 @@ type sourceCluster struct {
 	calls *apiCalls
 }
 
-// sourceOptions are the render options the test's controller runs with.
-var sourceOptions = render.Options{Image: "registry.example/zeroflow@sha256:0000000000000000000000000000000000000000000000000000000000000000"}
+// sourceOptions() are the render options the test's controller runs with.
+func sourceOptions() render.Options {
+	return render.Options{Image: "registry.example/zeroflow@sha256:0000000000000000000000000000000000000000000000000000000000000000"}
+}
 
 func startSourceCluster(t *testing.T) *sourceCluster {
 	t.Helper()
@@ -118,7 +120,7 @@ func startSourceCluster(t *testing.T) *sourceCluster {
 		Client:  ctrlClient,
 		Send:    func(context.Context, event.Event) error { return nil },
 		Logger:  logger,
-		Sources: &controller.ClusterSources{Dynamic: ctrlDyn, Client: ctrlClient, Options: sourceOptions, Logger: logger},
+		Sources: &controller.ClusterSources{Dynamic: ctrlDyn, Client: ctrlClient, Options: sourceOptions(), Logger: logger},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -207,15 +209,17 @@ func sensorOf(t *testing.T, u *unstructured.Unstructured) *v1alpha1.Sensor {
 }
 
 // kindResources are the kinds render makes for EventSources and Sensors.
-var kindResources = map[string]schema.GroupVersionResource{
-	"ServiceAccount":  {Version: "v1", Resource: "serviceaccounts"},
-	"ConfigMap":       {Version: "v1", Resource: "configmaps"},
-	"EventPolicy":     {Group: "eventing.knative.dev", Version: "v1alpha1", Resource: "eventpolicies"},
-	"Service":         {Group: "serving.knative.dev", Version: "v1", Resource: "services"},
-	"SinkBinding":     {Group: "sources.knative.dev", Version: "v1", Resource: "sinkbindings"},
-	"Trigger":         {Group: "eventing.knative.dev", Version: "v1", Resource: "triggers"},
-	"PingSource":      {Group: "sources.knative.dev", Version: "v1", Resource: "pingsources"},
-	"ApiServerSource": {Group: "sources.knative.dev", Version: "v1", Resource: "apiserversources"},
+func kindResources() map[string]schema.GroupVersionResource {
+	return map[string]schema.GroupVersionResource{
+		"ServiceAccount":  {Version: "v1", Resource: "serviceaccounts"},
+		"ConfigMap":       {Version: "v1", Resource: "configmaps"},
+		"EventPolicy":     {Group: "eventing.knative.dev", Version: "v1alpha1", Resource: "eventpolicies"},
+		"Service":         {Group: "serving.knative.dev", Version: "v1", Resource: "services"},
+		"SinkBinding":     {Group: "sources.knative.dev", Version: "v1", Resource: "sinkbindings"},
+		"Trigger":         {Group: "eventing.knative.dev", Version: "v1", Resource: "triggers"},
+		"PingSource":      {Group: "sources.knative.dev", Version: "v1", Resource: "pingsources"},
+		"ApiServerSource": {Group: "sources.knative.dev", Version: "v1", Resource: "apiserversources"},
+	}
 }
 
 // objects are the namespace's objects of every kind render makes, as
@@ -223,7 +227,7 @@ var kindResources = map[string]schema.GroupVersionResource{
 func (sc *sourceCluster) objects(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for kind, gvr := range kindResources {
+	for kind, gvr := range kindResources() {
 		l, err := sc.dyn.Resource(gvr).Namespace(sc.ns).List(context.Background(), metav1.ListOptions{})
 		if err != nil {
 			t.Fatalf("list %s: %v", gvr.Resource, err)
@@ -284,7 +288,7 @@ func (sc *sourceCluster) checkOwned(t *testing.T, kind string, owner *unstructur
 			t.Fatal(err)
 		}
 		want := unstructured.Unstructured{Object: m}
-		got, err := sc.dyn.Resource(kindResources[want.GetKind()]).Namespace(sc.ns).Get(ctx, want.GetName(), metav1.GetOptions{})
+		got, err := sc.dyn.Resource(kindResources()[want.GetKind()]).Namespace(sc.ns).Get(ctx, want.GetName(), metav1.GetOptions{})
 		if err != nil {
 			t.Errorf("%s %s: %v", want.GetKind(), want.GetName(), err)
 			continue
@@ -447,7 +451,7 @@ spec:
 func eventSourceFollowsTheAPI(t *testing.T, sc *sourceCluster) {
 	u := sc.put(t, webhookSource)
 	es := eventSourceOf(t, u)
-	objs, err := render.EventSource(es, sourceOptions)
+	objs, err := render.EventSource(es, sourceOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,14 +470,14 @@ func eventSourceFollowsTheAPI(t *testing.T, sc *sourceCluster) {
 	if len(es.Spec.Webhook) != 2 || len(es.Spec.Calendar) != 0 {
 		t.Fatalf("the changed EventSource: %+v", es.Spec)
 	}
-	objs, err = render.EventSource(es, sourceOptions)
+	objs, err = render.EventSource(es, sourceOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc.waitObjects(t, namesOf(t, objs))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cm, err := sc.dyn.Resource(kindResources["ConfigMap"]).Namespace(sc.ns).Get(context.Background(), objs.ConfigMaps[0].Name, metav1.GetOptions{})
+		cm, err := sc.dyn.Resource(kindResources()["ConfigMap"]).Namespace(sc.ns).Get(context.Background(), objs.ConfigMaps[0].Name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -506,7 +510,7 @@ func sensorDoc(name string, deps ...string) string {
 func sensorFollowsTheAPI(t *testing.T, sc *sourceCluster) {
 	u := sc.put(t, sensorDoc("watcher", "a"))
 	s := sensorOf(t, u)
-	objs, err := render.Sensor(s, sourceOptions)
+	objs, err := render.Sensor(s, sourceOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +520,7 @@ func sensorFollowsTheAPI(t *testing.T, sc *sourceCluster) {
 
 	// Applied again unchanged (what every resync does): nothing is written.
 	before := sc.versions(t)
-	cs := &controller.ClusterSources{Dynamic: sc.dyn, Client: sc.client, Options: sourceOptions}
+	cs := &controller.ClusterSources{Dynamic: sc.dyn, Client: sc.client, Options: sourceOptions()}
 	if err := cs.ApplySensor(context.Background(), sensorOf(t, sc.get(t, "Sensor", "watcher"))); err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +531,7 @@ func sensorFollowsTheAPI(t *testing.T, sc *sourceCluster) {
 	// A second Sensor on the same Broker shares the sensor ServiceAccount's
 	// EventPolicy: both hold a reference to it.
 	u2 := sc.put(t, sensorDoc("other", "c"))
-	objs2, err := render.Sensor(sensorOf(t, u2), sourceOptions)
+	objs2, err := render.Sensor(sensorOf(t, u2), sourceOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +542,7 @@ func sensorFollowsTheAPI(t *testing.T, sc *sourceCluster) {
 	// b's made, the spec ConfigMap and the filter's callers updated.
 	u = sc.put(t, sensorDoc("watcher", "b"))
 	s = sensorOf(t, u)
-	objs, err = render.Sensor(s, sourceOptions)
+	objs, err = render.Sensor(s, sourceOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,7 +579,7 @@ func (sc *sourceCluster) get(t *testing.T, kind, name string) *unstructured.Unst
 func (sc *sourceCluster) versions(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for kind, gvr := range kindResources {
+	for kind, gvr := range kindResources() {
 		if gvr.Group == "" {
 			continue
 		}
@@ -611,7 +615,7 @@ func sourcesAdoptRenderedAndKeepOthers(t *testing.T, sc *sourceCluster) {
 	ctx := context.Background()
 	pre := sensorOf(t, mustUnstructured(t, sensorDoc("gitops", "a")))
 	pre.Namespace = sc.ns
-	rendered, err := render.Sensor(pre, sourceOptions)
+	rendered, err := render.Sensor(pre, sourceOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -622,7 +626,7 @@ func sourcesAdoptRenderedAndKeepOthers(t *testing.T, sc *sourceCluster) {
 		}
 		u := &unstructured.Unstructured{Object: m}
 		delete(u.Object, "status")
-		if _, err := sc.dyn.Resource(kindResources[u.GetKind()]).Namespace(sc.ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		if _, err := sc.dyn.Resource(kindResources()[u.GetKind()]).Namespace(sc.ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -640,7 +644,7 @@ func sourcesAdoptRenderedAndKeepOthers(t *testing.T, sc *sourceCluster) {
 		"metadata": map[string]any{"name": "clash-dep-a", "namespace": sc.ns, "labels": map[string]any{render.LabelSensor: "someone-else", render.LabelPartOf: "zeroflow"}},
 		"spec":     map[string]any{"broker": "default", "subscriber": map[string]any{"uri": "http://someone-else.example"}},
 	}}
-	theirs, err = sc.dyn.Resource(kindResources["Trigger"]).Namespace(sc.ns).Create(ctx, theirs, metav1.CreateOptions{})
+	theirs, err = sc.dyn.Resource(kindResources()["Trigger"]).Namespace(sc.ns).Create(ctx, theirs, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -649,7 +653,7 @@ func sourcesAdoptRenderedAndKeepOthers(t *testing.T, sc *sourceCluster) {
 	if !strings.Contains(cond.Message, "clash-dep-a") {
 		t.Errorf("Ready's message does not name the object: %q", cond.Message)
 	}
-	got, err := sc.dyn.Resource(kindResources["Trigger"]).Namespace(sc.ns).Get(ctx, "clash-dep-a", metav1.GetOptions{})
+	got, err := sc.dyn.Resource(kindResources()["Trigger"]).Namespace(sc.ns).Get(ctx, "clash-dep-a", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
