@@ -159,11 +159,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid manifests:\n%w", err)
 	}
-	routing, err := broker.LoadConfig(opts.Paths...)
+	declared, err := broker.LoadConfig(opts.Paths...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid broker manifests:\n%w", err)
 	}
-	routing.Brokers = withEventBuses(routing.Brokers, render.InputOf(manifestfile.Values(objs), DefaultNamespace), logger)
+	brokers := withEventBuses(declared.Brokers, render.InputOf(manifestfile.Values(objs), DefaultNamespace), logger)
 	host := opts.FunctionsHost
 	if host == "" {
 		host = "127.0.0.1"
@@ -188,8 +188,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	fns.ids = ids
 	var brokerRefs []string
-	for _, b := range routing.Brokers {
+	started := map[string]bool{}
+	for _, b := range brokers {
 		brokerRefs = append(brokerRefs, b.Namespace+"/"+b.Name)
+		started[b.Namespace+"/"+b.Name] = true
 	}
 	rt := &workflowRuntime{}
 	rt.artifacts = opts.Artifacts
@@ -210,31 +212,27 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := os.WriteFile(filepath.Join(opts.DataDir, ArtifactsLocationFile), []byte(rt.artifacts+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("record the artifact store: %w", err)
 	}
-	err = fns.planWorkflows(objs, services, brokerRefs, opts.ControllerURL, rt)
-	fns.planSources()
-	if err != nil {
+	if err := fns.planWorkflows(objs, services, brokerRefs, opts.ControllerURL, rt); err != nil {
 		fns.closeListeners()
 		return nil, err
 	}
-	routing.Triggers = append(routing.Triggers, fns.triggers...)
-	// Who may send what: the EventPolicies render makes for a cluster, for
-	// the same objects, beside any the directory declares.
-	policies, err := render.EventPolicies(render.InputOf(manifestfile.Values(objs), DefaultNamespace), DefaultNamespace, "default")
-	if err != nil {
-		fns.closeListeners()
-		return nil, err
-	}
-	routing.EventPolicies = append(routing.EventPolicies, policies...)
-	// The "default" Broker of every other namespace is where CronWorkflows
-	// made there at run time fire: only their PingSources may send to it
-	// (and the namespace's senders that render's policies list).
-	for _, b := range routing.Brokers {
-		if b.Name == "default" && b.Namespace != DefaultNamespace && !slices.ContainsFunc(routing.EventPolicies, func(p eventingv1alpha1.EventPolicy) bool {
-			return p.Namespace == b.Namespace && p.Name == render.CronPolicy
-		}) {
-			routing.EventPolicies = append(routing.EventPolicies, render.CronEventPolicy(b.Namespace, b.Name))
+	// The routing comes from the same code at start and whenever an
+	// EventSource or Sensor changes through the API (reconciler).
+	var static []any
+	for _, v := range manifestfile.Values(objs) {
+		switch v.(type) {
+		case *v1alpha1.EventSource, *v1alpha1.Sensor:
+		default:
+			static = append(static, v)
 		}
 	}
+	routes := &routes{declared: declared, static: static, runtime: fns.triggers, started: started}
+	routing, err := routes.config(fns.unitList())
+	if err != nil {
+		fns.closeListeners()
+		return nil, err
+	}
+	routes.served = routing.Brokers
 	ids.plan(routing.Triggers, routing.Brokers, fns.addrs)
 	if opts.ControllerURL != "" {
 		// A controller of its own process gets its identity as a pod
@@ -283,9 +281,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			s.Applied = append(s.Applied, fmt.Sprintf("Service %s/%s (Knative, run locally)", namespaceOr(o.Document.Namespace), o.Document.Name))
 			continue
 		}
-		ref, err := apply(ctx, client, o)
+		ref, generation, err := apply(ctx, client, o)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
+		}
+		if u := fns.unit(ref); u != nil {
+			// What runs is this generation: the watch leaves it be.
+			u.generation = generation
 		}
 		logger.Info("applied", "object", ref, "source", o.Document.Source())
 		s.Applied = append(s.Applied, ref)
@@ -304,6 +306,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := fns.start(fctx, env); err != nil {
 		return nil, fmt.Errorf("start functions: %w", err)
 	}
+	rec := &reconciler{f: fns, env: env, routes: routes, ids: ids, logger: logger.With("component", "reconciler")}
+	fns.goUnit(nil, func() {
+		if err := rec.run(fctx); err != nil && fctx.Err() == nil {
+			fns.fail(fmt.Errorf("watch EventSources and Sensors: %w", err))
+		}
+	})
 	s.Endpoints = fns.endpoints
 	s.Controller = rt.controller
 	s.Artifacts = rt.artifacts
@@ -317,7 +325,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		// Profiles of the whole stack, for `go tool pprof`.
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		fns.serveHTTP(fctx, "metrics", mux, l)
+		fns.serveHTTP(fctx, nil, "metrics", mux, l)
 		s.MetricsURL = "http://" + l.Addr().String() + "/metrics"
 	}
 	return s, nil
@@ -433,11 +441,12 @@ func objectNamespaces(in render.Input) []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
-// apply creates the object, or replaces the spec of the one that exists.
-func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object) (string, error) {
+// apply creates the object, or replaces the spec of the one that exists;
+// it returns the object's ref and the generation the API gave it.
+func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object) (string, int64, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o.Value)
 	if err != nil {
-		return "", fmt.Errorf("convert: %w", err)
+		return "", 0, fmt.Errorf("convert: %w", err)
 	}
 	u := &unstructured.Unstructured{Object: m}
 	u.SetAPIVersion(v1alpha1.SchemeGroupVersion.String())
@@ -450,14 +459,18 @@ func apply(ctx context.Context, client dynamic.Interface, o manifestfile.Object)
 	rc := client.Resource(resource).Namespace(u.GetNamespace())
 	ref := fmt.Sprintf("%s %s/%s", o.Document.Kind, u.GetNamespace(), u.GetName())
 	existing, err := rc.Get(ctx, u.GetName(), metav1.GetOptions{})
+	var out *unstructured.Unstructured
 	switch {
 	case apierrors.IsNotFound(err):
-		_, err = rc.Create(ctx, u, metav1.CreateOptions{})
+		out, err = rc.Create(ctx, u, metav1.CreateOptions{})
 	case err == nil:
 		u.SetResourceVersion(existing.GetResourceVersion())
-		_, err = rc.Update(ctx, u, metav1.UpdateOptions{})
+		out, err = rc.Update(ctx, u, metav1.UpdateOptions{})
 	}
-	return ref, err
+	if err != nil {
+		return ref, 0, err
+	}
+	return ref, out.GetGeneration(), nil
 }
 
 // unjoin splits an errors.Join error into its parts.

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -54,15 +53,14 @@ type functions struct {
 	// controller's) to its local address: the broker resolves Triggers'
 	// subscriber refs through it, as Knative resolves them on a cluster.
 	addrs map[string]*apis.URL
-	// pings are the PingSources of calendar events and CronWorkflows, run
-	// locally into the broker.
-	pings []sourcesv1.PingSource
-	// apiSources are the ApiServerSources of resource events, run locally.
-	apiSources []sourcesv1.ApiServerSource
 	// endpoints lists, for people, where each function listens.
 	endpoints []string
 	// pending are the functions to start once the broker and API run.
 	pending []func(ctx context.Context, env *runEnv) error
+	// units are the EventSources' and Sensors' functions, by unitKey:
+	// each starts and stops on its own, as the API's objects come, change
+	// and go (reconcile.go). Guarded by mu.
+	units map[string]*unit
 
 	// ids gives each function its identity (sender identity is always on
 	// in the dev stack).
@@ -70,9 +68,11 @@ type functions struct {
 
 	listeners []net.Listener
 	runners   []*funcrunner.Runner
-	mu        sync.Mutex
-	wg        sync.WaitGroup
-	errs      chan error
+	// mu guards runners, units and addrs, which change while the stack
+	// runs.
+	mu   sync.Mutex
+	wg   sync.WaitGroup
+	errs chan error
 }
 
 // Scaling is Knative's scaling contract as `zeroflow dev` applies it to
@@ -109,23 +109,33 @@ type runEnv struct {
 // planFunctions opens the listeners of every function of objs and renders
 // the Triggers that route to them; nothing serves until start.
 func planFunctions(objs []manifestfile.Object, host string, sec secrets.Resolver, scaling Scaling, reg prometheus.Registerer, logger *slog.Logger) (_ *functions, err error) {
-	f := &functions{host: host, logger: logger, secrets: sec, scaling: scaling, metrics: funcrunner.NewMetrics(reg), registry: reg, addrs: map[string]*apis.URL{}, errs: make(chan error, 64)}
+	f := &functions{host: host, logger: logger, secrets: sec, scaling: scaling, metrics: funcrunner.NewMetrics(reg), registry: reg, addrs: map[string]*apis.URL{}, units: map[string]*unit{}, errs: make(chan error, 64)}
 	defer func() {
 		if err != nil {
 			f.closeListeners()
 		}
 	}()
 	for _, o := range objs {
+		var (
+			u   *unit
+			err error
+		)
 		switch v := o.Value.(type) {
 		case *v1alpha1.EventSource:
-			if err := f.planEventSource(withNamespace(v)); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
-			}
+			u, err = f.planEventSource(withNamespace(v.DeepCopy()))
 		case *v1alpha1.Sensor:
-			if err := f.planSensor(withNamespace(v)); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
-			}
+			u, err = f.planSensor(withNamespace(v.DeepCopy()))
+		default:
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", o.Document.Source(), o.Document.Ref(), err)
+		}
+		if f.unit(u.key()) != nil {
+			u.closeListeners()
+			return nil, fmt.Errorf("%s: %s is declared twice", o.Document.Source(), u.key())
+		}
+		f.setUnit(u.key(), u)
 	}
 	return f, nil
 }
@@ -145,7 +155,9 @@ func (f *functions) resolve(_ context.Context, namespace string, d duckv1.Destin
 	if ns == "" {
 		ns = namespace
 	}
+	f.mu.Lock()
 	base, ok := f.addrs[ns+"/"+ref.Name]
+	f.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("no Service %s/%s runs in zeroflow dev", ns, ref.Name)
 	}
@@ -185,66 +197,106 @@ func withNamespace[T interface {
 }
 
 // planEventSource listens on each port of the EventSource's webhooks, as
-// the EventSource's Service would on a cluster; an instance starts on the
-// first request.
-func (f *functions) planEventSource(es *v1alpha1.EventSource) error {
-	cal := render.Calendar(es)
-	f.pings = append(f.pings, cal.PingSources...)
-	for _, p := range cal.PingSources {
-		f.endpoints = append(f.endpoints, fmt.Sprintf("calendar %s/%s %q", es.Name, p.Spec.CloudEventOverrides.Extensions[events.ExtEvent], p.Spec.Schedule))
+// the EventSource's Service would on a cluster (an instance starts on the
+// first request), and runs its calendar PingSources and ApiServerSources.
+// A port that is taken is an error naming it.
+func (f *functions) planEventSource(es *v1alpha1.EventSource) (_ *unit, err error) {
+	u := newUnit("EventSource", es.Namespace, es.Name, es)
+	u.generation = es.Generation
+	defer func() {
+		if err != nil {
+			u.closeListeners()
+		}
+	}()
+	pings := render.Calendar(es).PingSources
+	for _, p := range pings {
+		u.endpoints = append(u.endpoints, fmt.Sprintf("calendar %s/%s %q", es.Name, p.Spec.CloudEventOverrides.Extensions[events.ExtEvent], p.Spec.Schedule))
 	}
-	res := render.ResourceSources(es)
-	f.apiSources = append(f.apiSources, res.ApiServerSources...)
-	for _, a := range res.ApiServerSources {
-		f.endpoints = append(f.endpoints, fmt.Sprintf("resource %s/%s %s %s", es.Name, a.Spec.CloudEventOverrides.Extensions[events.ExtEvent], a.Spec.Resources[0].APIVersion, a.Spec.Resources[0].Kind))
-	}
-	if len(es.Spec.Webhook) == 0 {
-		return nil
+	apiSources := render.ResourceSources(es).ApiServerSources
+	for _, a := range apiSources {
+		u.endpoints = append(u.endpoints, fmt.Sprintf("resource %s/%s %s %s", es.Name, a.Spec.CloudEventOverrides.Extensions[events.ExtEvent], a.Spec.Resources[0].APIVersion, a.Spec.Resources[0].Kind))
 	}
 	ports := map[string]bool{}
 	for name, w := range es.Spec.Webhook {
 		ports[w.Port] = true
-		f.endpoints = append(f.endpoints, fmt.Sprintf("webhook  %s/%s %s http://%s%s", es.Name, name, w.Method, net.JoinHostPort(f.host, w.Port), w.Endpoint))
+		u.endpoints = append(u.endpoints, fmt.Sprintf("webhook  %s/%s %s http://%s%s", es.Name, name, w.Method, net.JoinHostPort(f.host, w.Port), w.Endpoint))
 	}
+	sort.Strings(u.endpoints)
 	byPort := map[string]net.Listener{}
 	for port := range ports {
-		l, err := f.listen(net.JoinHostPort(f.host, port))
+		l, err := u.listen(net.JoinHostPort(f.host, port))
 		if err != nil {
-			return fmt.Errorf("webhook port %s: %w", port, err)
+			return nil, fmt.Errorf("webhook port %s: %w", port, err)
 		}
 		byPort[port] = l
 	}
-	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
-		// In one process the webhook hands events to the broker directly;
-		// on a cluster it POSTs them to the broker's ingress.
-		// Each EventSource's webhook runs as its own ServiceAccount, which
-		// its EventPolicy binds to its name (render.EventSourceEventPolicies).
-		sender := sdk.ServiceAccountSubject(es.Namespace, render.EventSourceServiceAccountName(es))
-		send := func(ctx context.Context, ev event.Event) error {
-			return env.broker.PublishAs(ctx, sender, es.Namespace, es.Spec.BrokerName(), ev)
+	u.start = func(ctx context.Context, env *runEnv) error {
+		if len(byPort) > 0 {
+			if err := f.startWebhook(ctx, env, u, es, byPort); err != nil {
+				return err
+			}
 		}
-		w, err := webhook.New(es, webhook.Options{Send: send, Secrets: f.secrets, Logger: f.logger})
-		if err != nil {
-			return err
+		if len(pings) > 0 {
+			f.goUnit(u, func() {
+				if err := pingsource.Run(ctx, pings, env.broker.PublishAs, f.logger.With("component", "pingsource", "eventSource", es.Namespace+"/"+es.Name)); err != nil {
+					f.fail(fmt.Errorf("eventsource %s/%s: pingsources: %w", es.Namespace, es.Name, err))
+				}
+			})
 		}
-		// A missing or empty authSecret stops the stack rather than serve
-		// a webhook that an empty token opens.
-		if err := w.Check(ctx); err != nil {
-			return err
-		}
-		// One function, as on a cluster (render.EventSource), listening on
-		// each of the webhooks' ports, since there is no ingress here to
-		// route by host.
-		name := render.EventSourceName(es)
-		r := f.run(ctx, name, byPort[sortedPorts(byPort)[0]], funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
-			return sdk.ServeHTTP(ictx, w.Handler(), sdk.Options{Listener: l, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
-		}), scale{})
-		for _, port := range sortedPorts(byPort)[1:] {
-			f.serveHTTP(ctx, name, r, byPort[port])
+		if len(apiSources) > 0 {
+			f.goUnit(u, func() {
+				if err := apiserversource.Run(ctx, apiSources, env.dynamic, env.mapper, env.api.Config().Host, env.broker.PublishAs, f.logger.With("component", "apiserversource", "eventSource", es.Namespace+"/"+es.Name)); err != nil && ctx.Err() == nil {
+					f.fail(fmt.Errorf("eventsource %s/%s: apiserversources: %w", es.Namespace, es.Name, err))
+				}
+			})
 		}
 		return nil
-	})
+	}
+	return u, nil
+}
+
+// startWebhook serves the EventSource's webhooks on their listeners.
+func (f *functions) startWebhook(ctx context.Context, env *runEnv, u *unit, es *v1alpha1.EventSource, byPort map[string]net.Listener) error {
+	// In one process the webhook hands events to the broker directly;
+	// on a cluster it POSTs them to the broker's ingress.
+	// Each EventSource's webhook runs as its own ServiceAccount, which
+	// its EventPolicy binds to its name (render.EventSourceEventPolicies).
+	sender := sdk.ServiceAccountSubject(es.Namespace, render.EventSourceServiceAccountName(es))
+	send := func(ctx context.Context, ev event.Event) error {
+		return env.broker.PublishAs(ctx, sender, es.Namespace, es.Spec.BrokerName(), ev)
+	}
+	w, err := webhook.New(es, webhook.Options{Send: send, Secrets: f.secrets, Logger: f.logger})
+	if err != nil {
+		return err
+	}
+	// A missing or empty authSecret stops the stack rather than serve
+	// a webhook that an empty token opens.
+	if err := w.Check(ctx); err != nil {
+		return err
+	}
+	// One function, as on a cluster (render.EventSource), listening on
+	// each of the webhooks' ports, since there is no ingress here to
+	// route by host.
+	name := render.EventSourceName(es)
+	r := f.run(ctx, u, name, byPort[sortedPorts(byPort)[0]], funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
+		return sdk.ServeHTTP(ictx, w.Handler(), sdk.Options{Listener: l, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+	}), scale{})
+	for _, port := range sortedPorts(byPort)[1:] {
+		f.serveHTTP(ctx, u, name, r, byPort[port])
+	}
 	return nil
+}
+
+// fail reports an error of a part that runs on its own: in the log at
+// once, and from Stop.
+func (f *functions) fail(err error) {
+	f.logger.Error("dev stack", "error", err)
+	select {
+	case f.errs <- err:
+	default:
+		// The channel is full: Stop returns the first ones, the log has
+		// them all.
+	}
 }
 
 func sortedPorts(m map[string]net.Listener) []string {
@@ -257,27 +309,34 @@ func sortedPorts(m map[string]net.Listener) []string {
 }
 
 // planSensor listens for the sensor's filter and sensor functions and
-// routes the sensor's events to them.
-func (f *functions) planSensor(s *v1alpha1.Sensor) error {
-	fl, filterURL, err := f.listenURL()
+// renders the Triggers that route the sensor's events to them.
+func (f *functions) planSensor(s *v1alpha1.Sensor) (_ *unit, err error) {
+	u := newUnit("Sensor", s.Namespace, s.Name, s)
+	u.generation = s.Generation
+	defer func() {
+		if err != nil {
+			u.closeListeners()
+		}
+	}()
+	fl, filterURL, err := u.listenURL(f.host)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sl, sensorURL, err := f.listenURL()
+	sl, sensorURL, err := u.listenURL(f.host)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	f.addrs[s.Namespace+"/"+render.SensorFilterName(s)] = filterURL
-	f.addrs[s.Namespace+"/"+render.SensorFunctionName(s)] = sensorURL
-	f.triggers = append(f.triggers, render.SensorTriggers(s)...)
-	f.endpoints = append(f.endpoints, fmt.Sprintf("sensor   %s/%s (filter %s, sensor %s)", s.Namespace, s.Name, filterURL, sensorURL))
-	f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
+	u.addrs[s.Namespace+"/"+render.SensorFilterName(s)] = filterURL
+	u.addrs[s.Namespace+"/"+render.SensorFunctionName(s)] = sensorURL
+	u.triggers = render.SensorTriggers(s)
+	u.endpoints = append(u.endpoints, fmt.Sprintf("sensor   %s/%s (filter %s, sensor %s)", s.Namespace, s.Name, filterURL, sensorURL))
+	u.start = func(ctx context.Context, env *runEnv) error {
 		fn, err := filter.NewFunction(s, f.logger)
 		if err != nil {
 			return err
 		}
 		sink := env.broker.Address(s.Namespace, s.Spec.BrokerName())
-		f.runHandler(ctx, s.Namespace, render.SensorFilterName(s), render.FilterServiceAccount, s.Spec.BrokerName(), fl, fn, sink, scale{})
+		f.runHandler(ctx, u, s.Namespace, render.SensorFilterName(s), render.FilterServiceAccount, s.Spec.BrokerName(), fl, fn, sink, scale{})
 		// Each instance is a sensor of its own, as each pod would be: its
 		// state is in the Sensor's status, not in the instance.
 		name := render.SensorFunctionName(s)
@@ -290,7 +349,7 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 			f.logger.Info("sensor runs as its own ServiceAccount (recorded; the dev API has no RBAC)", "sensor", s.Namespace+"/"+s.Name, "serviceAccountName", account)
 		}
 		auth, token := f.ids.serveOptions(s.Namespace, name, account, s.Spec.BrokerName())
-		f.run(ctx, name, sl, funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
+		f.run(ctx, u, name, sl, funcrunner.InProcess(func(ictx context.Context, l net.Listener) error {
 			sn, err := sensor.New(ictx, sensor.Config{
 				Sensor:  s,
 				Dynamic: env.dynamic,
@@ -305,46 +364,16 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) error {
 			return sdk.Serve(ictx, sn, sdk.Options{Listener: l, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
 		}), scale{})
 		return nil
-	})
-	return nil
-}
-
-// planSources runs the stack's PingSources (calendar events,
-// CronWorkflows) and ApiServerSources (resource events) once the broker
-// and the API run.
-func (f *functions) planSources() {
-	pings, apiSources := f.pings, f.apiSources
-	if len(pings) > 0 {
-		f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				if err := pingsource.Run(ctx, pings, env.broker.PublishAs, f.logger.With("component", "pingsource")); err != nil {
-					f.errs <- fmt.Errorf("pingsources: %w", err)
-				}
-			}()
-			return nil
-		})
 	}
-	if len(apiSources) > 0 {
-		f.pending = append(f.pending, func(ctx context.Context, env *runEnv) error {
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				if err := apiserversource.Run(ctx, apiSources, env.dynamic, env.mapper, env.api.Config().Host, env.broker.PublishAs, f.logger.With("component", "apiserversource")); err != nil {
-					f.errs <- fmt.Errorf("apiserversources: %w", err)
-				}
-			}()
-			return nil
-		})
-	}
+	return u, nil
 }
 
 // runHandler runs a CloudEvents handler as a scale-to-zero function
-// namespace/name on l, acting as serviceAccount towards broker brokerName.
-func (f *functions) runHandler(ctx context.Context, namespace, name, serviceAccount, brokerName string, l net.Listener, h sdk.Handler, sink string, sc scale) {
+// namespace/name on l, acting as serviceAccount towards broker brokerName,
+// as part of u (nil for the stack's own functions).
+func (f *functions) runHandler(ctx context.Context, u *unit, namespace, name, serviceAccount, brokerName string, l net.Listener, h sdk.Handler, sink string, sc scale) {
 	auth, token := f.ids.serveOptions(namespace, name, serviceAccount, brokerName)
-	f.run(ctx, name, l, funcrunner.InProcess(func(ictx context.Context, il net.Listener) error {
+	f.run(ctx, u, name, l, funcrunner.InProcess(func(ictx context.Context, il net.Listener) error {
 		return sdk.Serve(ictx, h, sdk.Options{Listener: il, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
 	}), sc)
 }
@@ -356,8 +385,9 @@ type scale struct {
 	step bool
 }
 
-// run serves a function's runner on l until ctx ends.
-func (f *functions) run(ctx context.Context, name string, l net.Listener, start funcrunner.Starter, sc scale) *funcrunner.Runner {
+// run serves a function's runner on l until ctx ends, as part of u (nil
+// for the stack's own functions).
+func (f *functions) run(ctx context.Context, u *unit, name string, l net.Listener, start funcrunner.Starter, sc scale) *funcrunner.Runner {
 	if sc.target <= 0 {
 		sc.target = f.scaling.Target
 	}
@@ -371,16 +401,18 @@ func (f *functions) run(ctx context.Context, name string, l net.Listener, start 
 	r := funcrunner.New(cfg)
 	f.mu.Lock()
 	f.runners = append(f.runners, r)
+	if u != nil {
+		u.runners = append(u.runners, r)
+	}
 	f.mu.Unlock()
-	f.serveHTTP(ctx, name, r, l)
+	f.serveHTTP(ctx, u, name, r, l)
 	return r
 }
 
-// serveHTTP serves h on l until ctx ends.
-func (f *functions) serveHTTP(ctx context.Context, name string, h http.Handler, l net.Listener) {
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
+// serveHTTP serves h on l until ctx ends, as part of u (nil for the
+// stack's own servers).
+func (f *functions) serveHTTP(ctx context.Context, u *unit, name string, h http.Handler, l net.Listener) {
+	f.goUnit(u, func() {
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			<-ctx.Done()
@@ -389,9 +421,9 @@ func (f *functions) serveHTTP(ctx context.Context, name string, h http.Handler, 
 			_ = srv.Shutdown(sctx)
 		}()
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			f.errs <- fmt.Errorf("%s: %w", name, err)
+			f.fail(fmt.Errorf("%s: %w", name, err))
 		}
-	}()
+	})
 }
 
 // start serves every planned function until ctx ends.
@@ -399,6 +431,10 @@ func (f *functions) start(ctx context.Context, env *runEnv) error {
 	var errs []error
 	for _, p := range f.pending {
 		errs = append(errs, p(ctx, env))
+	}
+	for _, u := range f.unitList() {
+		errs = append(errs, f.startUnit(ctx, env, u))
+		f.endpoints = append(f.endpoints, u.endpoints...)
 	}
 	sort.Strings(f.endpoints)
 	return errors.Join(errs...)
@@ -409,6 +445,9 @@ func (f *functions) start(ctx context.Context, env *runEnv) error {
 func (f *functions) closeListeners() {
 	for _, l := range f.listeners {
 		_ = l.Close()
+	}
+	for _, u := range f.unitList() {
+		u.closeListeners()
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
@@ -32,6 +34,10 @@ type identities struct {
 	issuer *identity.Issuer
 	// dir holds the JWKS and the token files of local processes (0700).
 	dir string
+	// mu guards audiences and callers: plan runs again whenever the
+	// stack's EventSources and Sensors change, while the broker and the
+	// functions read them.
+	mu sync.RWMutex
 	// audiences maps "namespace/name" of each Service the stack runs to
 	// the audience its requests must carry.
 	audiences map[string]string
@@ -73,6 +79,8 @@ func (id *identities) brokerIdentity() *broker.Identity {
 			if d.Ref == nil {
 				return ""
 			}
+			id.mu.RLock()
+			defer id.mu.RUnlock()
 			return id.audiences[serviceKey(namespace, d.Ref)]
 		},
 	}
@@ -97,8 +105,22 @@ func serviceKey(namespace string, ref *duckv1.KReference) string {
 
 // plan gives every Service the stack runs its audience, and records, for
 // each Service a Trigger (or a dead-letter sink) delivers to, the
-// Trigger's identity as one of its callers.
+// Trigger's identity as one of its callers. It replaces what an earlier
+// plan said: functions started from now on get the new callers.
 func (id *identities) plan(triggers []eventingv1.Trigger, brokers []eventingv1.Broker, addrs map[string]*apis.URL) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	id.audiences, id.callers = map[string]string{}, map[string][]string{}
+	// The controller and the dead-letter function keep running while
+	// Brokers and Sensors come and go, so their callers are patterns, as
+	// on a cluster (render.ControllerIdentity, render.Runtime): the
+	// controller's Triggers on any Broker, and any Trigger's dead letters
+	// (the one dead-letter function here takes every namespace's; only the
+	// broker issues tokens for its audience, for the Triggers whose
+	// deliveries failed).
+	id.callers[controllerKey] = []string{sdk.ServiceAccountSubject("*", render.ControllerService+"-*")}
+	deadLetter := DefaultNamespace + "/" + render.BuiltinService(render.DeadLetterFunction)
+	id.callers[deadLetter] = []string{sdk.ServiceAccountSubject("*", "*")}
 	for key := range addrs {
 		ns, name, _ := strings.Cut(key, "/")
 		if name == render.ControllerService {
@@ -135,7 +157,9 @@ func (id *identities) plan(triggers []eventingv1.Trigger, brokers []eventingv1.B
 // which acts as serviceAccount and sends to broker namespace/brokerName.
 func (id *identities) serveOptions(namespace, name, serviceAccount, brokerName string) (auth *identity.Authenticator, token identity.TokenSource) {
 	key := serviceKey(namespace, &duckv1.KReference{Name: name, Namespace: namespace})
-	auth = &identity.Authenticator{Verifier: id.issuer.Verifier(), Audience: id.audiences[key], Allowed: id.callers[key]}
+	id.mu.RLock()
+	auth = &identity.Authenticator{Verifier: id.issuer.Verifier(), Audience: id.audiences[key], Allowed: slices.Clone(id.callers[key])}
+	id.mu.RUnlock()
 	if len(auth.Allowed) == 0 {
 		// Nothing delivers to it: nobody may call it.
 		auth.Allowed = []string{"nobody:" + key}
@@ -177,12 +201,14 @@ func (id *identities) processEnv(ctx context.Context, namespace, name, serviceAc
 			}
 		}
 	}()
-	allowed := id.callers[key]
+	id.mu.RLock()
+	allowed, audience := slices.Clone(id.callers[key]), id.audiences[key]
+	id.mu.RUnlock()
 	if len(allowed) == 0 {
 		allowed = []string{"nobody:" + key}
 	}
 	env := []string{
-		identity.EnvAudience + "=" + id.audiences[key],
+		identity.EnvAudience + "=" + audience,
 		identity.EnvIssuer + "=" + id.issuer.URL(),
 		identity.EnvJWKSFile + "=" + filepath.Join(id.dir, "jwks.json"),
 		identity.EnvTokenFile + "=" + tokenFile,

@@ -241,7 +241,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				return fmt.Errorf("no built-in function %q", b.name)
 			}
 			step := b.name != render.ArchiveFunction && b.name != render.DeadLetterFunction
-			f.runHandler(ctx, DefaultNamespace, render.BuiltinService(b.name), render.BuiltinService(b.name), "default", b.l, h, sink, scale{step: step})
+			f.runHandler(ctx, nil, DefaultNamespace, render.BuiltinService(b.name), render.BuiltinService(b.name), "default", b.l, h, sink, scale{step: step})
 		}
 		for _, u := range users {
 			target, minScale, maxScale := scalingOf(u.svc.svc)
@@ -257,7 +257,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				}
 			}
 			start := funcrunner.Process(funcrunner.ProcessConfig{Path: u.svc.binary, Env: env, Output: logWriter{f.logger.With("function", u.svc.svc.Name)}, DrainTimeout: 10 * time.Second})
-			f.run(ctx, u.svc.svc.Name, u.l, start, scale{target: target, min: minScale, max: maxScale, step: called[u.svc.svc.Name]})
+			f.run(ctx, nil, u.svc.svc.Name, u.l, start, scale{target: target, min: minScale, max: maxScale, step: called[u.svc.svc.Name]})
 		}
 		return nil
 	})
