@@ -258,3 +258,61 @@ func TestEventSourcesAndSensorsFollowTheAPI(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestSensorOnABrokerMadeAtRunTime: an EventSource and a Sensor created
+// through the API in a namespace and on an eventBusName that nothing in
+// the directory names get their Broker (with the controller's Triggers on
+// it and the policies render makes), and the webhook's event submits a
+// workflow there.
+func TestSensorOnABrokerMadeAtRunTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the API server")
+	}
+	ctx, s, client := startWith(t, strings.Replace(template, "ENTRY", "first", 1))
+	dyn, err := dynamic.NewForConfig(s.API.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	es := objectOf(t, reconcileEventSource("hook", port))
+	es.SetNamespace("team")
+	_ = unstructured.SetNestedField(es.Object, "bus", "spec", "eventBusName")
+	sn := objectOf(t, strings.NewReplacer("NAME", "on-hook", "SOURCE", "hook").Replace(reconcileSensor))
+	sn.SetNamespace("team")
+	_ = unstructured.SetNestedField(sn.Object, "bus", "spec", "eventBusName")
+	if _, err := dyn.Resource(v1alpha1.SchemeGroupVersion.WithResource("eventsources")).Namespace("team").Create(ctx, es, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(v1alpha1.SchemeGroupVersion.WithResource("sensors")).Namespace("team").Create(ctx, sn, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the created webhook does not answer 200", func() bool {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:"+port+"/in", strings.NewReader(`{"keep": "team"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	waitFor(t, 60*time.Second, "no Succeeded workflow in namespace team", func() bool {
+		l, err := client.ListWorkflows(ctx, "team", metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		for _, wf := range l.Items {
+			if strings.HasPrefix(wf.Name, "on-hook-") && wf.Status.Phase == v1alpha1.WorkflowSucceeded {
+				return true
+			}
+		}
+		return false
+	})
+	if _, ok := s.Broker.Triggers()["team/"+render.ControllerService+"-bus-submit"]; !ok {
+		var names []string
+		for k := range s.Broker.Triggers() {
+			names = append(names, k)
+		}
+		t.Errorf("no controller Trigger on team/bus: %v", names)
+	}
+}
