@@ -7,14 +7,13 @@ import (
 	"net/http"
 	"strings"
 
-	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 	"knative.dev/eventing/pkg/apis/feature"
-	"knative.dev/eventing/pkg/auth"
+	"knative.dev/eventing/pkg/eventfilter"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
@@ -52,9 +51,28 @@ var (
 // errForbidden marks an event its sender may not send.
 var errForbidden = errors.New("forbidden")
 
-// policies are the EventPolicies that apply to one broker, as Knative's
-// verifier reads them: the subjects of each, with its filters.
-type policies []auth.SubjectsWithFilters
+// policies are the EventPolicies that apply to one broker: the subjects of
+// each, with its filters built once. Knative's verifier builds the filters
+// for every request (auth.SubjectAndFiltersPass), which costs allocations
+// per event and races with the goroutine its any-filter starts; the
+// decision here is the same: the first policy that lists the sender decides
+// by its filters.
+type policies []compiledPolicy
+
+type compiledPolicy struct {
+	subjects []string
+	filter   eventfilter.Filter
+}
+
+// allows is Knative's SubjectAndFiltersPass over built filters.
+func (ps policies) allows(ctx context.Context, subject string, ev *event.Event) bool {
+	for _, p := range ps {
+		if identity.SubjectMatches(subject, p.subjects) {
+			return p.filter.Filter(ctx, *ev) != eventfilter.FailFilter
+		}
+	}
+	return false
+}
 
 // planPolicies finds, for each broker, the EventPolicies that apply to it
 // (spec.to empty: every broker of the policy's namespace; a Broker ref; a
@@ -98,7 +116,12 @@ func planPolicies(vctx context.Context, eps []eventingv1alpha1.EventPolicy, brok
 				subjects = append(subjects, identity.ResourceSubject(gv.WithKind(f.Ref.Kind), ns, f.Ref.Name))
 			}
 		}
-		swf := auth.SubjectsWithFilters{Subjects: subjects, Filters: ep.Spec.Filters}
+		filters, err := materialize(ep.Spec.Filters)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("eventpolicy %s: spec.filters: %w", key, err))
+			continue
+		}
+		swf := compiledPolicy{subjects: subjects, filter: allFilter(filters)}
 		for bkey := range brokers {
 			bns, bname := splitKey(bkey)
 			if bns != ep.Namespace {
@@ -153,7 +176,7 @@ func (b *Broker) authorize(ctx context.Context, br *brokerState, subject string,
 	}
 	ps := *b.policies.Load()
 	if applying := ps[br.key]; len(applying) > 0 {
-		if auth.SubjectAndFiltersPass(ctx, subject, applying, ev, zap.NewNop().Sugar()) {
+		if applying.allows(ctx, subject, ev) {
 			return nil
 		}
 		return fmt.Errorf("%w: broker %s: %s may not send %s events (id %s) by the EventPolicies that apply to it", errForbidden, br.key, subject, ev.Type(), ev.ID())
