@@ -85,3 +85,52 @@ spec:
 		t.Errorf("the deleted CronWorkflow fired on: %d runs, then %d", before, after)
 	}
 }
+
+// A CronWorkflow created at run time in a namespace that holds nothing
+// else (no Broker declared or made for it at start) fires too: the stack
+// makes that namespace's default Broker when the CronWorkflow appears.
+func TestCronWorkflowInANewNamespaceFires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the API server")
+	}
+	ctx, _, client := startWith(t, `apiVersion: zeroflow.dev/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: unused}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    script: {image: alpine, command: [sh], source: "true"}
+`)
+	cw := &v1alpha1.CronWorkflow{}
+	if err := yaml.UnmarshalStrict([]byte(`apiVersion: zeroflow.dev/v1alpha1
+kind: CronWorkflow
+metadata: {name: elsewhere, namespace: fresh}
+spec:
+  schedules: ["* * * * * *"]
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      script: {image: alpine, command: [sh], source: "echo elsewhere"}
+`), cw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateCronWorkflow(ctx, cw); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		l, err := client.ListWorkflows(ctx, "fresh", metav1.ListOptions{LabelSelector: controller.LabelCronWorkflow + "=elsewhere"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) > 0 && l.Items[0].Status.Phase == v1alpha1.WorkflowSucceeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s, no run of a CronWorkflow in a new namespace succeeded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

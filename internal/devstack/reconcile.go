@@ -43,12 +43,19 @@ type routes struct {
 	// stack runs even when no object names it any more, since removing it
 	// would drop the events it holds.
 	served []eventingv1.Broker
+	// crons are the CronWorkflows the API holds, by namespace/name: the
+	// "default" Broker of each one's namespace is where its PingSources
+	// fire, so it must exist even when nothing else is in that namespace.
+	crons map[string]*v1alpha1.CronWorkflow
 }
 
 // config is the routing for the directory's objects and the units that
 // run.
 func (r *routes) config(units []*unit) (broker.Config, error) {
 	values := slices.Clone(r.static)
+	for _, k := range slices.Sorted(maps.Keys(r.crons)) {
+		values = append(values, r.crons[k])
+	}
 	var triggers []eventingv1.Trigger
 	for _, u := range units {
 		values = append(values, u.object)
@@ -114,7 +121,7 @@ func (r *reconciler) run(ctx context.Context) error {
 	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "devstack-objects"})
 	stores := map[string]cache.Store{}
 	var synced []cache.InformerSynced
-	for kind, resource := range map[string]string{"EventSource": "eventsources", "Sensor": "sensors"} {
+	for kind, resource := range map[string]string{"EventSource": "eventsources", "Sensor": "sensors", "CronWorkflow": "cronworkflows"} {
 		inf := dynamicinformer.NewFilteredDynamicInformer(r.env.dynamic, v1alpha1.SchemeGroupVersion.WithResource(resource), metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
 		enqueue := func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -177,6 +184,9 @@ func (r *reconciler) reconcile(ctx context.Context, stores map[string]cache.Stor
 	if err != nil {
 		return fmt.Errorf("%s: read the watch's copy: %w", key, err)
 	}
+	if kind == "CronWorkflow" {
+		return r.reconcileCron(ctx, ref, obj, exists)
+	}
 	old := r.f.unit(key)
 	if !exists {
 		if old == nil {
@@ -208,6 +218,32 @@ func (r *reconciler) reconcile(ctx context.Context, stores map[string]cache.Stor
 		return nil
 	}
 	return r.replace(ctx, old, next, verb)
+}
+
+// reconcileCron records a CronWorkflow of the API and routes again when
+// its namespace has no Broker yet (the controller schedules it; see
+// devSchedules). A Broker once made stays, as every Broker does.
+func (r *reconciler) reconcileCron(ctx context.Context, ref string, obj any, exists bool) error {
+	if r.routes.crons == nil {
+		r.routes.crons = map[string]*v1alpha1.CronWorkflow{}
+	}
+	if !exists {
+		delete(r.routes.crons, ref)
+		return nil
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return fmt.Errorf("CronWorkflow %s: the watch holds a %T", ref, obj)
+	}
+	cw := &v1alpha1.CronWorkflow{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, cw); err != nil {
+		return fmt.Errorf("CronWorkflow %s: %w", ref, err)
+	}
+	r.routes.crons[ref] = cw
+	if slices.ContainsFunc(r.routes.served, func(b eventingv1.Broker) bool { return b.Namespace == cw.Namespace && b.Name == "default" }) {
+		return nil
+	}
+	return r.route(ctx)
 }
 
 // plan decodes and validates the object and opens its unit's listeners.
