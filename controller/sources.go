@@ -68,9 +68,9 @@ func (c *Client) patchStatus(ctx context.Context, resource, namespace, name stri
 	return c.rest.Patch(types.MergePatchType).Namespace(namespace).Resource(resource).Name(name).SubResource("status").Body(patch).Do(ctx).Error()
 }
 
-// sourceResync is how often every EventSource and Sensor is applied again,
-// even unchanged: it puts back an object someone deleted or changed, and
-// retries one whose earlier failures ran out.
+// sourceResync is how often every CronWorkflow, EventSource and Sensor is
+// applied again, even unchanged: it puts back an object someone deleted or
+// changed, and retries one whose earlier failures ran out.
 const sourceResync = 10 * time.Minute
 
 // WatchSources reconciles the EventSources and Sensors of namespace (""
