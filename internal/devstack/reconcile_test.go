@@ -286,6 +286,17 @@ func TestSensorOnABrokerMadeAtRunTime(t *testing.T) {
 	if _, err := dyn.Resource(v1alpha1.SchemeGroupVersion.WithResource("sensors")).Namespace("team").Create(ctx, sn, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// An event stored before the Sensor's Triggers exist is not theirs (as
+	// on a cluster, a Trigger sees what arrives after it): post once the
+	// broker routes to the sensor and to the controller there.
+	waitFor(t, 30*time.Second, "the Sensor's and the controller's Triggers on team/bus", func() bool {
+		var sensor, ctrl bool
+		for k := range s.Broker.Triggers() {
+			sensor = sensor || strings.HasPrefix(k, "team/on-hook-")
+			ctrl = ctrl || k == "team/"+render.ControllerService+"-bus-submit"
+		}
+		return sensor && ctrl
+	})
 	waitFor(t, 30*time.Second, "the created webhook does not answer 200", func() bool {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:"+port+"/in", strings.NewReader(`{"keep": "team"}`))
 		req.Header.Set("Content-Type", "application/json")
