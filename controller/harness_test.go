@@ -16,10 +16,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/pkg/apis"
@@ -119,18 +115,11 @@ func run(m *testing.M) int {
 		return fail("serve controller", err)
 	}
 	triggers = append(triggers, render.ControllerTriggers("default", "default")...)
-	// The PingSource firings of the CronWorkflow "nightly" (cron_test.go).
-	triggers = append(triggers, render.CronWorkflow(&v1alpha1.CronWorkflow{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "default"}, Spec: v1alpha1.CronWorkflowSpec{Schedules: []string{"@daily"}}}, "default").Triggers...)
 	addrs[render.ControllerService] = ctrlURL
-	dyn, err := dynamic.NewForConfig(apiServer.Config())
+	dyn, mapper, err := apiServer.Clients()
 	if err != nil {
-		return fail("dynamic client", err)
+		return fail("clients", err)
 	}
-	disco, err := discovery.NewDiscoveryClientForConfig(apiServer.Config())
-	if err != nil {
-		return fail("discovery client", err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
 	for name, h := range map[string]sdk.Handler{
 		"exec":     exec.New(exec.Options{Artifacts: store}),
 		"http":     zfhttp.New(zfhttp.Options{Artifacts: store}),

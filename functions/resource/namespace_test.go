@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
@@ -49,16 +47,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer api.Stop()
-	if dyn, err = dynamic.NewForConfig(api.Config()); err != nil {
+	if dyn, mapper, err = api.Clients(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	disco, err := discovery.NewDiscoveryClientForConfig(api.Config())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
 	return m.Run()
 }
 

@@ -3,6 +3,8 @@ package sdk
 import (
 	"context"
 	"strings"
+
+	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
 
 // Caller is the verified sender of a request: the subject of the audience
@@ -16,19 +18,16 @@ type Caller struct {
 	Subject string
 }
 
-// serviceAccountPrefix starts the subject of a Kubernetes ServiceAccount.
-const serviceAccountPrefix = "system:serviceaccount:"
-
 // ServiceAccountSubject is the subject of the ServiceAccount name in
 // namespace, as Kubernetes issues it.
 func ServiceAccountSubject(namespace, name string) string {
-	return serviceAccountPrefix + namespace + ":" + name
+	return identity.ServiceAccountSubject(namespace, name)
 }
 
 // Namespace is the namespace of a ServiceAccount subject ("" for any other
 // subject).
 func (c Caller) Namespace() string {
-	rest, ok := strings.CutPrefix(c.Subject, serviceAccountPrefix)
+	rest, ok := strings.CutPrefix(c.Subject, identity.ServiceAccountPrefix)
 	if !ok {
 		return ""
 	}

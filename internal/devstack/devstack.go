@@ -26,10 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
 
@@ -270,9 +267,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	for _, b := range routing.Brokers {
 		s.Brokers = append(s.Brokers, b.Namespace+"/"+b.Name)
 	}
-	client, err := dynamic.NewForConfig(api.Config())
+	client, mapper, err := api.Clients()
 	if err != nil {
-		return nil, fmt.Errorf("dev stack client: %w", err)
+		return nil, fmt.Errorf("dev stack: %w", err)
 	}
 	for _, o := range objs {
 		if _, ok := o.Value.(*servingv1.Service); ok {
@@ -295,14 +292,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// The functions outlive Start's ctx: they stop with Stop.
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopFunctions = cancel
-	disco, err := discovery.NewDiscoveryClientForConfig(api.Config())
-	if err != nil {
-		return nil, fmt.Errorf("dev stack discovery client: %w", err)
-	}
 	controllerSubject := sdk.ServiceAccountSubject(DefaultNamespace, render.ControllerServiceAccount)
 	env := &runEnv{api: api, broker: s.Broker, publish: func(ctx context.Context, ev event.Event) error {
 		return s.Broker.PublishAs(ctx, controllerSubject, DefaultNamespace, "default", ev)
-	}, dynamic: client, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
+	}, dynamic: client, mapper: mapper}
 	if err := fns.start(fctx, env); err != nil {
 		return nil, fmt.Errorf("start functions: %w", err)
 	}

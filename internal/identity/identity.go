@@ -335,10 +335,14 @@ func FileToken(path string) TokenSource {
 	}
 }
 
+// ServiceAccountPrefix starts the subject of a Kubernetes ServiceAccount's
+// tokens.
+const ServiceAccountPrefix = "system:serviceaccount:"
+
 // ServiceAccountSubject is the subject of a Kubernetes ServiceAccount's
 // tokens.
 func ServiceAccountSubject(namespace, name string) string {
-	return "system:serviceaccount:" + namespace + ":" + name
+	return ServiceAccountPrefix + namespace + ":" + name
 }
 
 // ResourceSubject is the identity a Knative object of kind gvk sends with
