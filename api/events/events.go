@@ -58,6 +58,15 @@ const (
 	// attempt; whoever sees a step.run may answer it, so it is never
 	// logged or stored (the controller keeps only a hash).
 	ExtStepToken = "zfsteptoken"
+	// ExtDataRef, ExtDataSize and ExtDataDigest say that the event's data
+	// was too large to carry (above the offload threshold) and is in the
+	// artifact store at that key, with that size and "sha256:<hex>"
+	// digest; the event itself has no data. The SDK resolves it before a
+	// handler sees the event. Reserved like every zf* extension, so no
+	// outside sender can point a function at a stored object.
+	ExtDataRef    = "zfdataref"
+	ExtDataSize   = "zfdatasize"
+	ExtDataDigest = "zfdatadigest"
 )
 
 // Extension returns a CloudEvent extension in its canonical string form

@@ -25,6 +25,17 @@ type StepRun struct {
 	// resource function impersonates it where it may; other functions
 	// only record it.
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// Refs are the values the template's tags name that were too large to
+	// substitute (offloaded): by tag text ("inputs.parameters.payload",
+	// "workflow.parameters.payload"), each tag is left as written in the
+	// template, and the SDK substitutes the loaded value before the step
+	// sees the template. An input parameter whose value is offloaded also
+	// has its ValueRef set.
+	Refs map[string]v1alpha1.ValueRef `json:"refs,omitempty"`
+	// ArtifactRepository is the repository the workflow's
+	// artifactRepositoryRef names, resolved by the controller; nil is the
+	// function's own store ($ZEROFLOW_ARTIFACTS).
+	ArtifactRepository *v1alpha1.ArtifactRepository `json:"artifactRepository,omitempty"`
 }
 
 // Parameters returns the resolved input parameters by name.

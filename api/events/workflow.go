@@ -65,6 +65,19 @@ func StepLogKey(namespace, workflow, node string, attempt int32) string {
 	return "logs/" + namespace + "/" + workflow + "/" + node + "/" + strconv.Itoa(int(attempt)) + ".log"
 }
 
+// ArtifactKey is where a step attempt's output artifact goes in the
+// workflow's artifact repository: deterministic per workflow, node and
+// attempt, so that a retry writes its own keys and never reads what an
+// earlier attempt half wrote. An archived (tar+gzip) artifact ends in
+// .tgz, as Argo's do.
+func ArtifactKey(namespace, workflow, node string, attempt int32, name string, archived bool) string {
+	key := "artifacts/" + namespace + "/" + workflow + "/" + node + "/" + strconv.Itoa(int(attempt)) + "/" + name
+	if archived {
+		key += ".tgz"
+	}
+	return key
+}
+
 // RunRecordKey is where the archive stores a workflow's run record.
 func RunRecordKey(namespace, workflow string) string {
 	return "runs/" + namespace + "/" + workflow + ".json"

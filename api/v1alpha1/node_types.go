@@ -92,7 +92,16 @@ type NodeOutputs struct {
 	Result *string `json:"result,omitempty"`
 	// +optional
 	ExitCode *int32 `json:"exitCode,omitempty"`
-	// Artifacts maps an artifact name to its key in the artifact store.
+	// Artifacts maps an artifact name to its key in the workflow's
+	// artifact repository, or to its s3:// location when the template
+	// names one.
 	// +optional
 	Artifacts map[string]string `json:"artifacts,omitempty"`
+	// ParameterRefs holds the output parameters too large to inline
+	// (offloaded to the artifact store); a name is in Parameters or here.
+	// +optional
+	ParameterRefs map[string]ValueRef `json:"parameterRefs,omitempty"`
+	// ResultRef, set instead of Result, is an offloaded result.
+	// +optional
+	ResultRef *ValueRef `json:"resultRef,omitempty"`
 }

@@ -66,6 +66,27 @@ type Parameter struct {
 	GlobalName string `json:"globalName,omitempty"`
 	// +optional
 	Description string `json:"description,omitempty"`
+	// ValueRef, set instead of Value, says the value was too large to
+	// inline (above the offload threshold, 64 KiB by default) and lives in
+	// the artifact store. zeroflow sets it; what reads the value resolves
+	// it (docs/workflows.md, "Large values").
+	// +optional
+	ValueRef *ValueRef `json:"valueRef,omitempty"`
+}
+
+// ValueRef is where an offloaded value lives: an object in the artifact
+// store, named by its content, with its size and digest so that a reader
+// can check what it got.
+type ValueRef struct {
+	// Key is the object's key in the artifact store.
+	// +kubebuilder:validation:MinLength=1
+	Key string `json:"key"`
+	// Size is the value's length in bytes.
+	// +kubebuilder:validation:Minimum=0
+	Size int64 `json:"size"`
+	// Digest is "sha256:" and the value's SHA-256 in hex.
+	// +kubebuilder:validation:Pattern=`^sha256:[0-9a-f]{64}$`
+	Digest string `json:"digest"`
 }
 
 // ValueFrom is where a parameter's value comes from. One source is set,
@@ -95,27 +116,6 @@ type ValueFrom struct {
 
 // SuppliedValueFrom marks a value supplied at resume.
 type SuppliedValueFrom struct{}
-
-// Artifact is a named file that lives in the artifact store.
-type Artifact struct {
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9_][-a-zA-Z0-9_.]*$`
-	Name string `json:"name"`
-	// Path is the file inside the step (exec templates).
-	// +optional
-	Path string `json:"path,omitempty"`
-	// From is a reference to another node's artifact, e.g.
-	// "{{tasks.A.outputs.artifacts.logs}}".
-	// +optional
-	From string `json:"from,omitempty"`
-	// Key is the object's key in the artifact store.
-	// +optional
-	Key string `json:"key,omitempty"`
-	// +optional
-	GlobalName string `json:"globalName,omitempty"`
-	// Optional artifacts may be missing without failing the step.
-	// +optional
-	Optional bool `json:"optional,omitempty"`
-}
 
 // AnyString is a string that may be written as a YAML/JSON number or boolean,
 // as Argo allows ("value: 5"). It always holds the text.

@@ -105,6 +105,11 @@ type WorkflowSpec struct {
 	// +optional
 	Suspend *bool `json:"suspend,omitempty"`
 
+	// ArtifactRepositoryRef is the artifact repository the workflow's
+	// artifacts and offloaded values go to; default the stack's own.
+	// +optional
+	ArtifactRepositoryRef *ArtifactRepositoryRef `json:"artifactRepositoryRef,omitempty"`
+
 	// TTLStrategy deletes the workflow some time after it completes.
 	// +optional
 	TTLStrategy *TTLStrategy `json:"ttlStrategy,omitempty"`
