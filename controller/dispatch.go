@@ -122,7 +122,7 @@ func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string) (event
 	ev.SetExtension(events.ExtAttempt, strconv.Itoa(int(d.Attempt)))
 	ev.SetExtension(events.ExtFunction, d.Function)
 	ev.SetExtension(events.ExtStepToken, token)
-	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template,
+	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template, Refs: d.Refs,
 		ServiceAccountName: stepServiceAccount(wf, d.Template)}
 	if !d.Deadline.IsZero() {
 		dl := d.Deadline

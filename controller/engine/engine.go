@@ -138,6 +138,9 @@ type Dispatch struct {
 	// Template is the leaf template with every tag substituted and its
 	// input parameters' values filled in.
 	Template v1alpha1.Template
+	// Refs are the offloaded values whose tags are left as written in
+	// Template, by tag text (events.StepRun.Refs).
+	Refs map[string]v1alpha1.ValueRef
 	// Deadline is when the attempt times out (zero: no timeout).
 	Deadline time.Time
 	// Redispatch is true when the attempt was sent before and no result
