@@ -216,6 +216,26 @@ func TestIngressConformance(t *testing.T) {
 			mirrors: `pkg/broker/ingress/ingress_handler_test.go: "pass headers to handler"; pkg/broker/filter/filter_handler_test.go: "Returned Cloud Event with custom headers"; test/rekt/features/features.go: HasKnNamespaceHeader`},
 		{id: "ING-17", name: "ack_independent_of_delivery", run: ing17,
 			mirrors: `test/rekt/features/trigger/trigger_sink_resolution.go: BadTriggerDoesNotAffectOkTrigger / Must("accepted all events"), SourceToTriggerSinkWithDLS; SPEC-CP "Content Based Routing" (durable enqueue before ack)`},
+		{id: "ING-18", name: "unstorable_extensions_400_not_503", run: ing18,
+			mirrors: `CloudEvents spec "Attribute Naming Convention" (ASCII letters and digits); found by FuzzIngress: a 0.3 event the SDK accepts that cannot be stored was answered 503 (retry) instead of 400`},
+	})
+}
+
+func ing18(t *testing.T) {
+	structured := http.Header{"Content-Type": {"application/cloudevents+json"}}
+	expectAllRejected(t, []rawRequest{
+		{name: "a_0.3_space_in_extension_name", header: structured,
+			body: `{"specversion":"0.3","id":"1","source":"/s","type":"t","a b":"x"}`, want: http.StatusBadRequest},
+		{name: "b_0.3_dash_in_extension_name", header: structured,
+			body: `{"specversion":"0.3","id":"1","source":"/s","type":"t","a-b":"x"}`, want: http.StatusBadRequest},
+		{name: "c_1.0_space_in_extension_name", header: structured,
+			body: `{"specversion":"1.0","id":"1","source":"/s","type":"t","a b":"x"}`, want: http.StatusBadRequest},
+		{name: "d_0.3_control_character_in_value", header: structured,
+			body: `{"specversion":"0.3","id":"1","source":"/s","type":"t","ab":"x\u0001y"}`, want: http.StatusBadRequest},
+	}, func(t *testing.T, _ rawRequest, res result) {
+		if !strings.Contains(res.body, "invalid CloudEvent") {
+			t.Errorf("body %q, want the reason", res.body)
+		}
 	})
 }
 
@@ -1294,6 +1314,30 @@ func TestDeliveryConformance(t *testing.T) {
 			mirrors: `test/rekt/features/trigger/trigger_sink_resolution.go: BadTriggerDoesNotAffectOkTrigger / Must("accepted all events"), Must("deliver event to DLQ (via1)"), Must("deliver event to sink (via2)")`},
 		{id: "DEL-18", name: "dls_delivery_retried", run: del18,
 			mirrors: `SPEC-CP "Event Delivery": "If delivery of the dead-letter event fails with a retryable error, the delivery to the deadLetterSink SHOULD be retried up to retry times"; pkg/kncloudevents/event_dispatcher.go: send (DLS executeRequest with config.retryConfig)`},
+		{id: "DEL-19", name: "permanent_errors_skip_backoff", run: del19,
+			mirrors: `pkg/kncloudevents/retries.go: SelectiveRetry (400 and 413 are not retried, whatever the backoff); issue 12: a 413 retried as temporary ended in the dead-letter store only after every backoff`},
+	})
+}
+
+func del19(t *testing.T) {
+	// With 5 exponential retries from 10s, a retried event would reach the
+	// sink minutes later: a permanent answer must get there at once, and
+	// no retry is counted.
+	parallelRows(t, []int{400, 413}, strconv.Itoa, func(t *testing.T, code int) {
+		body := "permanent-" + strconv.Itoa(code)
+		r, d := newRecorder(t, always(response{status: code, body: []byte(body)})), newRecorder(t, nil)
+		h := setup(t, nil, trigger("t1", r.URL, withDelivery(delivery(retry(5), exponential("PT10S"), dls(d.URL)))))
+		sent := time.Now()
+		h.mustPost(t, fullEvent("permanent"))
+		q := d.expectExactly(t, "dead-letter sink", 1)[0]
+		if took := q.at.Sub(sent); took > 5*time.Second {
+			t.Errorf("dead-lettered %v after sending: a permanent error waited for a backoff", took)
+		}
+		r.expectExactly(t, "subscriber", 1)
+		expectDeadLetter(t, q, "permanent", r.URL, code, b64(body))
+		if n := h.counter(t, "zeroflow_broker_delivery_retries_total", testNS+"/t1"); n != 0 {
+			t.Errorf("retries counted: %v, want 0", n)
+		}
 	})
 }
 
