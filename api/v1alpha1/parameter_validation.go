@@ -26,7 +26,10 @@ func validateArguments(args Arguments, path *field.Path, requireValue bool) fiel
 			// argument, so a default would be silently dropped.
 			allErrs = append(allErrs, field.Invalid(pp.Child("default"), string(*p.Default),
 				fmt.Sprintf("arguments take value, not default: write value: %q (a workflow can still override it)", string(*p.Default))))
-		case requireValue && p.Value == nil && (p.ValueFrom == nil || p.ValueFrom.Default == nil):
+		case p.ValueRef != nil && p.Value != nil:
+			allErrs = append(allErrs, field.Invalid(pp.Child("valueRef"), p.ValueRef.Key,
+				"set value or valueRef, not both (valueRef names a value offloaded to the artifact store)"))
+		case requireValue && p.Value == nil && p.ValueRef == nil && (p.ValueFrom == nil || p.ValueFrom.Default == nil):
 			allErrs = append(allErrs, field.Required(pp.Child("value"),
 				fmt.Sprintf("argument %q has no value: set value (or valueFrom.default)", p.Name)))
 		}
@@ -34,7 +37,8 @@ func validateArguments(args Arguments, path *field.Path, requireValue bool) fiel
 			allErrs = append(allErrs, checkEnum(pp.Child("value"), string(*p.Value), p.Enum)...)
 		}
 	}
-	return append(allErrs, validateArtifactNames(args.Artifacts, path.Child("artifacts"))...)
+	allErrs = append(allErrs, validateArtifactNames(args.Artifacts, path.Child("artifacts"))...)
+	return append(allErrs, validateArtifactSources(args.Artifacts, path.Child("artifacts"))...)
 }
 
 // validateInputs checks a template's inputs.
@@ -51,7 +55,8 @@ func validateInputs(in Inputs, path *field.Path) field.ErrorList {
 			allErrs = append(allErrs, checkEnum(pp.Child("default"), string(*p.Default), p.Enum)...)
 		}
 	}
-	return append(allErrs, validateArtifactNames(in.Artifacts, path.Child("artifacts"))...)
+	allErrs = append(allErrs, validateArtifactNames(in.Artifacts, path.Child("artifacts"))...)
+	return append(allErrs, validateArtifactSources(in.Artifacts, path.Child("artifacts"))...)
 }
 
 // validateOutputs checks a template's outputs.
@@ -61,7 +66,8 @@ func validateOutputs(t *Template, path *field.Path) field.ErrorList {
 	for i, p := range t.Outputs.Parameters {
 		allErrs = append(allErrs, validateOutputParameter(t, p, paramsPath.Index(i))...)
 	}
-	return append(allErrs, validateArtifactNames(t.Outputs.Artifacts, path.Child("artifacts"))...)
+	allErrs = append(allErrs, validateArtifactNames(t.Outputs.Artifacts, path.Child("artifacts"))...)
+	return append(allErrs, validateArtifactSources(t.Outputs.Artifacts, path.Child("artifacts"))...)
 }
 
 func validateParameterNames(params []Parameter, path *field.Path) field.ErrorList {

@@ -12,7 +12,7 @@ import (
 // families; isWorkflowField must agree with it.
 const workflowFields = "name, namespace, uid, mainEntrypoint, status, duration, failures, creationTimestamp, " +
 	"creationTimestamp.RFC3339, creationTimestamp.s, parameters.<name>, parameters.json, labels.<key>, " +
-	"annotations.<key> and outputs.parameters.<globalName>"
+	"annotations.<key>, outputs.parameters.<globalName> and outputs.artifacts.<globalName>"
 
 // isWorkflowField reports the workflow.* variables the engine sets.
 func isWorkflowField(f string) bool {
@@ -21,7 +21,7 @@ func isWorkflowField(f string) bool {
 		"creationTimestamp", "creationTimestamp.RFC3339", "creationTimestamp.s":
 		return true
 	}
-	for _, family := range []string{"parameters.", "labels.", "annotations.", "outputs.parameters."} {
+	for _, family := range []string{"parameters.", "labels.", "annotations.", "outputs.parameters.", "outputs.artifacts."} {
 		if rest, ok := strings.CutPrefix(f, family); ok && rest != "" {
 			return true
 		}

@@ -28,8 +28,12 @@ type frame struct {
 
 // resolvedInputs are a template's input values after argument passing.
 type resolvedInputs struct {
-	params    map[string]string
-	artifacts map[string]string
+	params map[string]string
+	// refs are the input parameters whose values are offloaded.
+	refs map[string]v1alpha1.ValueRef
+	// artifacts are the input artifacts with their locations resolved;
+	// an optional one that is absent is not here.
+	artifacts map[string]v1alpha1.Artifact
 }
 
 // boundary accounts for the children of one dag or steps node.

@@ -145,7 +145,7 @@ func (op *operation) applyResult(f frame, n v1alpha1.NodeStatus, r *Result) v1al
 	if r.Phase != v1alpha1.NodeSucceeded {
 		return op.attemptFailed(f, n, r.Phase, r.Message, r.Outputs)
 	}
-	outputs, err := collectOutputs(f.tmpl, r.Outputs)
+	outputs, err := op.collectOutputs(f.tmpl, r.Outputs)
 	if err != nil {
 		n.Outputs = r.Outputs
 		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
@@ -209,11 +209,15 @@ func (op *operation) awaitBackoff(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeS
 // dispatchAttempt records a Dispatch action for the current attempt of n.
 func (op *operation) dispatchAttempt(f frame, in resolvedInputs, n v1alpha1.NodeStatus, redispatch bool) error {
 	sc := op.leafScope(in, n)
-	tmpl, err := op.resolveLeaf(f.tmpl, sc, in)
+	refs := map[string]v1alpha1.ValueRef{}
+	tmpl, err := op.resolveLeaf(f.tmpl, sc, in, refs)
 	if err != nil {
 		return err
 	}
 	d := Dispatch{NodeID: f.id, Attempt: n.Retries, Function: functionOf(tmpl), Template: *tmpl, Redispatch: redispatch}
+	if len(refs) > 0 {
+		d.Refs = refs
+	}
 	if tmpl.Timeout != "" {
 		timeout, err := time.ParseDuration(tmpl.Timeout)
 		if err != nil {
@@ -253,7 +257,8 @@ func (op *operation) leafTimeout(f frame) (time.Duration, error) {
 
 // resolveLeaf substitutes every tag of a leaf template and fills in its
 // input values.
-func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInputs) (*v1alpha1.Template, error) {
+// A tag naming an offloaded value is left as written and recorded in refs.
+func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInputs, refs map[string]v1alpha1.ValueRef) (*v1alpha1.Template, error) {
 	// An http successCondition is code that the http function evaluates
 	// after substitution, as in Argo: its values are written as literals,
 	// never pasted as code (issue 11), so it is taken out of the plain
@@ -263,7 +268,7 @@ func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInp
 		t = t.DeepCopy()
 		cond, t.HTTP.SuccessCondition = t.HTTP.SuccessCondition, ""
 	}
-	out, err := op.substituteLeaf(t, sc)
+	out, err := op.substituteLeaf(t, sc, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +281,7 @@ func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInp
 }
 
 // substituteLeaf resolves every tag of t as text, in a copy.
-func (op *operation) substituteLeaf(t *v1alpha1.Template, sc *scope) (*v1alpha1.Template, error) {
+func (op *operation) substituteLeaf(t *v1alpha1.Template, sc *scope, refs map[string]v1alpha1.ValueRef) (*v1alpha1.Template, error) {
 	raw, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
@@ -288,7 +293,7 @@ func (op *operation) substituteLeaf(t *v1alpha1.Template, sc *scope) (*v1alpha1.
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("decode template %s: %w", t.Name, err)
 	}
-	doc, err = interpolate.JSON(doc, op.resolver(sc))
+	doc, err = interpolate.JSON(doc, op.leafResolver(sc, refs))
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", t.Name, err)
 	}
@@ -307,12 +312,23 @@ func fillInputs(out *v1alpha1.Template, in resolvedInputs) *v1alpha1.Template {
 	out.RetryStrategy = nil
 	for i := range out.Inputs.Parameters {
 		p := &out.Inputs.Parameters[i]
-		p.Value = v1alpha1.ParseAnyString(in.params[p.Name])
+		p.Value, p.ValueRef = v1alpha1.ParseAnyString(in.params[p.Name]), nil
+		if ref, ok := in.refs[p.Name]; ok {
+			p.Value, p.ValueRef = nil, &ref
+		}
 		p.Default, p.ValueFrom, p.Enum = nil, nil, nil
 	}
-	for i := range out.Inputs.Artifacts {
-		a := &out.Inputs.Artifacts[i]
-		a.Key = in.artifacts[a.Name]
+	// An absent optional input is left out: the step has nothing to stage.
+	arts := out.Inputs.Artifacts[:0]
+	for _, a := range out.Inputs.Artifacts {
+		if got, ok := in.artifacts[a.Name]; ok {
+			got.Path, got.Mode, got.Optional = a.Path, a.Mode, a.Optional
+			arts = append(arts, got)
+		}
+	}
+	out.Inputs.Artifacts = arts
+	if len(arts) == 0 {
+		out.Inputs.Artifacts = nil
 	}
 	return out
 }
@@ -332,13 +348,24 @@ func functionOf(t *v1alpha1.Template) string {
 
 // collectOutputs checks a result's outputs against the template's declared
 // outputs, filling in defaults.
-func collectOutputs(t *v1alpha1.Template, got *v1alpha1.NodeOutputs) (*v1alpha1.NodeOutputs, error) {
+func (op *operation) collectOutputs(t *v1alpha1.Template, got *v1alpha1.NodeOutputs) (*v1alpha1.NodeOutputs, error) {
 	var out v1alpha1.NodeOutputs
 	if got != nil {
 		out = *got.DeepCopy()
 	}
+	for name := range out.ParameterRefs {
+		if _, ok := out.Parameters[name]; ok {
+			return &out, fmt.Errorf("outputs.parameters.%s is both inline and offloaded", name)
+		}
+	}
+	if out.ResultRef != nil && out.Result != nil {
+		return &out, fmt.Errorf("outputs.result is both inline and offloaded")
+	}
 	for _, p := range t.Outputs.Parameters {
 		if _, ok := out.Parameters[p.Name]; ok {
+			continue
+		}
+		if _, ok := out.ParameterRefs[p.Name]; ok {
 			continue
 		}
 		var v *v1alpha1.AnyString
@@ -358,42 +385,71 @@ func collectOutputs(t *v1alpha1.Template, got *v1alpha1.NodeOutputs) (*v1alpha1.
 		}
 		out.Parameters[p.Name] = string(*v)
 	}
+	for name, loc := range out.Artifacts {
+		if err := op.checkOutputArtifact(t, name, loc); err != nil {
+			return &out, err
+		}
+	}
 	for _, a := range t.Outputs.Artifacts {
 		if _, ok := out.Artifacts[a.Name]; !ok && !a.Optional {
 			return &out, fmt.Errorf("outputs.artifacts.%s was not produced", a.Name)
 		}
 	}
-	if out.Parameters == nil && out.Result == nil && out.ExitCode == nil && out.Artifacts == nil {
+	if out.Parameters == nil && out.Result == nil && out.ExitCode == nil && out.Artifacts == nil && out.ParameterRefs == nil && out.ResultRef == nil {
 		return nil, nil
 	}
 	return &out, nil
 }
 
 // publishGlobals records outputs that have a globalName in the workflow's
-// outputs, where later templates see them as workflow.outputs.parameters.*.
+// outputs, where later templates see them as workflow.outputs.parameters.*
+// and workflow.outputs.artifacts.*.
 func (op *operation) publishGlobals(t *v1alpha1.Template, outs *v1alpha1.NodeOutputs) {
 	if outs == nil {
 		return
 	}
 	for _, p := range t.Outputs.Parameters {
-		v, ok := outs.Parameters[p.Name]
-		if p.GlobalName == "" || !ok {
+		if p.GlobalName == "" {
+			continue
+		}
+		global := v1alpha1.Parameter{Name: p.GlobalName}
+		key := "workflow.outputs.parameters." + p.GlobalName
+		if v, ok := outs.Parameters[p.Name]; ok {
+			global.Value = v1alpha1.ParseAnyString(v)
+			op.globals[key] = v
+			delete(op.globalRefs, key)
+		} else if ref, ok := outs.ParameterRefs[p.Name]; ok {
+			global.ValueRef = &ref
+			op.globalRefs[key] = ref
+			delete(op.globals, key)
+		} else {
 			continue
 		}
 		if op.status.Outputs == nil {
 			op.status.Outputs = &v1alpha1.Outputs{}
 		}
-		params := op.status.Outputs.Parameters
-		replaced := false
-		for i := range params {
-			if params[i].Name == p.GlobalName {
-				params[i].Value = v1alpha1.ParseAnyString(v)
-				replaced = true
-			}
-		}
-		if !replaced {
-			op.status.Outputs.Parameters = append(params, v1alpha1.Parameter{Name: p.GlobalName, Value: v1alpha1.ParseAnyString(v)})
-		}
-		op.globals["workflow.outputs.parameters."+p.GlobalName] = v
+		op.status.Outputs.Parameters = replaceByName(op.status.Outputs.Parameters, global, func(p v1alpha1.Parameter) string { return p.Name })
 	}
+	for _, a := range t.Outputs.Artifacts {
+		loc, ok := outs.Artifacts[a.Name]
+		if a.GlobalName == "" || !ok {
+			continue
+		}
+		if op.status.Outputs == nil {
+			op.status.Outputs = &v1alpha1.Outputs{}
+		}
+		op.status.Outputs.Artifacts = replaceByName(op.status.Outputs.Artifacts, v1alpha1.Artifact{Name: a.GlobalName, Key: loc}, func(a v1alpha1.Artifact) string { return a.Name })
+		op.globals["workflow.outputs.artifacts."+a.GlobalName] = loc
+	}
+}
+
+// replaceByName replaces the element of list named like v, or appends v.
+func replaceByName[T any](list []T, v T, name func(T) string) []T {
+	for i := range list {
+		if name(list[i]) == name(v) {
+			list[i] = v
+			return list
+		}
+	}
+	return append(list, v)
 }

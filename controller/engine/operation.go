@@ -43,8 +43,10 @@ type operation struct {
 	specPatch *SpecPatch
 	finished  *Finished
 
-	globals   map[string]string
-	topoOrder map[*v1alpha1.DAGTemplate][]int
+	globals map[string]string
+	// globalRefs are the workflow.* variables whose values are offloaded.
+	globalRefs map[string]v1alpha1.ValueRef
+	topoOrder  map[*v1alpha1.DAGTemplate][]int
 }
 
 func newOperation(e *Engine, run Run, in Input, now time.Time) *operation {
@@ -105,6 +107,7 @@ func (op *operation) advance() {
 		op.deadline = op.base.Add(time.Duration(*op.spec.ActiveDeadlineSeconds) * time.Second)
 		op.pastDeadline = !op.now.Before(op.deadline)
 	}
+	op.globalRefs = map[string]v1alpha1.ValueRef{}
 	if op.globals, err = op.buildGlobals(); err != nil {
 		op.failWorkflow(v1alpha1.WorkflowError, err.Error())
 		return
@@ -122,7 +125,7 @@ func (op *operation) advance() {
 	root := op.execute(frame{
 		id:     rootID,
 		tmpl:   entry,
-		inputs: memoInputs(func() (resolvedInputs, error) { return op.bindInputs(entry, op.spec.Arguments) }),
+		inputs: memoInputs(func() (resolvedInputs, error) { return op.bindInputs(entry, callArgs{Arguments: op.spec.Arguments}) }),
 	})
 	if root == nil {
 		// Shut down or past the deadline before the entrypoint could start.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/internal/expression"
@@ -17,6 +16,16 @@ func (op *operation) templateOutputs(t *v1alpha1.Template, sc *scope) (*v1alpha1
 	}
 	out := &v1alpha1.NodeOutputs{}
 	for _, p := range t.Outputs.Parameters {
+		if p.ValueFrom != nil && p.ValueFrom.Parameter != "" {
+			// One reference to an offloaded value passes the reference on.
+			if ref, err := findWhole(p.ValueFrom.Parameter, sc); err == nil && ref != nil {
+				if out.ParameterRefs == nil {
+					out.ParameterRefs = map[string]v1alpha1.ValueRef{}
+				}
+				out.ParameterRefs[p.Name] = *ref
+				continue
+			}
+		}
 		v, err := op.outputValue(p, sc)
 		if err != nil {
 			if p.ValueFrom != nil && p.ValueFrom.Default != nil {
@@ -31,20 +40,23 @@ func (op *operation) templateOutputs(t *v1alpha1.Template, sc *scope) (*v1alpha1
 		out.Parameters[p.Name] = v
 	}
 	for _, a := range t.Outputs.Artifacts {
-		if a.From == "" {
+		if a.From == "" && a.FromExpression == "" {
 			continue
 		}
-		v, err := op.substituteString(a.From, sc)
-		if err != nil || strings.Contains(v, "{{") {
+		got, why, err := op.resolveArtifact(a, sc)
+		if err != nil || why != "" {
 			if a.Optional {
 				continue
 			}
-			return nil, fmt.Errorf("outputs.artifacts.%s: cannot resolve %s", a.Name, a.From)
+			if err == nil {
+				err = fmt.Errorf("%s", why)
+			}
+			return nil, fmt.Errorf("outputs.artifacts.%s: %w", a.Name, err)
 		}
 		if out.Artifacts == nil {
 			out.Artifacts = map[string]string{}
 		}
-		out.Artifacts[a.Name] = v
+		out.Artifacts[a.Name] = artifactLocation(got)
 	}
 	return out, nil
 }

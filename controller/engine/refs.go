@@ -22,49 +22,78 @@ type nodeRefs struct {
 	template func(name string) *v1alpha1.Template
 }
 
-func (r *nodeRefs) lookup(key string) (string, bool, error) {
+// lookup returns a reference's value, or the reference of an offloaded one.
+func (r *nodeRefs) lookup(key string) (string, *v1alpha1.ValueRef, bool, error) {
 	rest := strings.TrimPrefix(key, r.prefix+".")
 	name, field, _ := strings.Cut(rest, ".")
 	id, ok := r.ids[name]
 	if !ok {
-		return "", false, nil
+		return "", nil, false, nil
 	}
 	n, ok := r.op.node(id)
 	if !ok {
-		return "", false, fmt.Errorf("%s: %s has not run yet", key, name)
+		return "", nil, false, fmt.Errorf("%s: %s has not run yet", key, name)
 	}
 	switch field {
 	case "id":
-		return id, true, nil
+		return id, nil, true, nil
 	case "status":
-		return string(n.Phase), true, nil
+		return string(n.Phase), nil, true, nil
 	case "startedAt":
-		return r.op.at(n.Started).Format(time.RFC3339), true, nil
+		return r.op.at(n.Started).Format(time.RFC3339), nil, true, nil
 	case "finishedAt":
 		if !n.Phase.Fulfilled() {
-			return "", true, nil
+			return "", nil, true, nil
 		}
-		return r.op.at(n.Finished).Format(time.RFC3339), true, nil
+		return r.op.at(n.Finished).Format(time.RFC3339), nil, true, nil
 	}
 	if !strings.HasPrefix(field, "outputs") {
-		return "", false, fmt.Errorf("%s: unknown field %q of %s", key, field, name)
+		return "", nil, false, fmt.Errorf("%s: unknown field %q of %s", key, field, name)
+	}
+	if ref := offloadedOutput(n, field); ref != nil {
+		return "", ref, true, nil
 	}
 	outs := r.outputs(id, n)
+	if n.Type == v1alpha1.NodeTypeTaskGroup {
+		if why, ok := outs[offloadedMark+field]; ok {
+			return "", nil, false, fmt.Errorf("%s: %s", key, why)
+		}
+	}
 	if n.Phase == v1alpha1.NodeSkipped || n.Phase == v1alpha1.NodeOmitted {
 		// An absent output of a node that did not run: the producer's
 		// declared default, or empty (Argo v4 semantics).
 		if v, ok := outs[field]; ok {
-			return v, true, nil
+			return v, nil, true, nil
 		}
-		return r.declaredDefault(name, field), true, nil
+		return r.declaredDefault(name, field), nil, true, nil
 	}
 	if v, ok := outs[field]; ok {
-		return v, true, nil
+		return v, nil, true, nil
 	}
 	if v := r.declaredDefault(name, field); v != "" {
-		return v, true, nil
+		return v, nil, true, nil
 	}
-	return "", false, fmt.Errorf("%s: %s (%s) has no %s", key, name, n.Phase, field)
+	return "", nil, false, fmt.Errorf("%s: %s (%s) has no %s", key, name, n.Phase, field)
+}
+
+// offloadedMark prefixes, in an aggregate's map, the fields that cannot be
+// aggregated because an item's value is offloaded; the value says why.
+const offloadedMark = "\x00offloaded:"
+
+// offloadedOutput is the reference of a node's offloaded output field.
+func offloadedOutput(n v1alpha1.NodeStatus, field string) *v1alpha1.ValueRef {
+	if n.Outputs == nil {
+		return nil
+	}
+	if field == "outputs.result" {
+		return n.Outputs.ResultRef
+	}
+	if p, ok := strings.CutPrefix(field, "outputs.parameters."); ok {
+		if ref, ok := n.Outputs.ParameterRefs[p]; ok {
+			return &ref
+		}
+	}
+	return nil
 }
 
 // outputs flattens a node's outputs to field → value, aggregating loop items.
@@ -126,7 +155,9 @@ func (r *nodeRefs) addAll(into map[string]string) {
 		into[base+"id"] = id
 		into[base+"status"] = string(n.Phase)
 		for k, v := range r.outputs(id, n) {
-			into[base+k] = v
+			if !strings.HasPrefix(k, offloadedMark) {
+				into[base+k] = v
+			}
 		}
 	}
 }
@@ -144,6 +175,7 @@ func (op *operation) aggregate(groupID string) map[string]string {
 		hasResult bool
 	)
 	names := map[string]bool{}
+	offloaded := map[string]int{}
 	for i := 0; ; i++ {
 		n, ok := op.node(itemID(groupID, i))
 		if !ok {
@@ -151,6 +183,13 @@ func (op *operation) aggregate(groupID string) map[string]string {
 		}
 		if n.Phase != v1alpha1.NodeSucceeded || n.Outputs == nil {
 			continue
+		}
+		if n.Outputs.ResultRef != nil {
+			offloaded["outputs.result"] = i
+		}
+		for k := range n.Outputs.ParameterRefs {
+			offloaded["outputs.parameters."+k] = i
+			offloaded["outputs.parameters"] = i
 		}
 		if n.Outputs.Result != nil {
 			hasResult = true
@@ -198,6 +237,11 @@ func (op *operation) aggregate(groupID string) map[string]string {
 		} else {
 			out["outputs.parameters."+name] = mustJSON(values)
 		}
+	}
+	for field, item := range offloaded {
+		delete(out, field)
+		out[offloadedMark+field] = fmt.Sprintf("item %d's %s is offloaded (too large to inline), and a loop's outputs are aggregated only from inline values: "+
+			"read the items' outputs in a step, or keep them under the offload threshold", item, field)
 	}
 	return out
 }
