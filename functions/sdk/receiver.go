@@ -22,6 +22,33 @@ type receiver struct {
 	logger  *slog.Logger
 	maxBody int64
 	auth    *identity.Authenticator
+	// offload resolves the data of received events that carry it by
+	// reference, and offloads a large reply.
+	offload EventOffload
+	// namespace is the function's own (Options.Namespace, else its
+	// sink's): the namespace of offloaded data when the request does not
+	// say which namespace it was delivered in.
+	namespace string
+}
+
+// knNamespaceHeader is the header in which Knative's broker (and the
+// embedded one) names the namespace of the Trigger that delivers.
+const knNamespaceHeader = "Kn-Namespace"
+
+// deliveryNamespace is the namespace an event was delivered in, which is
+// the namespace its offloaded data belongs to and its reply's goes to:
+// the verified caller's (a Trigger's identity is a ServiceAccount of the
+// Trigger's namespace), else what the broker says (Kn-Namespace; without
+// sender identity any header can be forged, as any event can), else the
+// function's own.
+func (rc receiver) deliveryNamespace(ctx context.Context, r *http.Request) string {
+	if c, ok := CallerFrom(ctx); ok && c.Namespace() != "" {
+		return c.Namespace()
+	}
+	if ns := r.Header.Get(knNamespaceHeader); ns != "" {
+		return ns
+	}
+	return rc.namespace
 }
 
 func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +92,15 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	namespace := rc.deliveryNamespace(ctx, r)
+	// The handler sees the event as it was sent, its data in place.
+	resolved, err := ResolveEvent(ctx, rc.offload, namespace, ev)
+	if err != nil {
+		code := statusOf(err)
+		rc.logger.Warn("offloaded event data not loaded", "eventID", ev.ID(), "code", code, "error", err)
+		http.Error(w, err.Error(), code)
+		return
+	}
 	ctx = withRuntime(ctx, &runtime{sender: rc.sender, logger: rc.logger.With("eventID", ev.ID(), "eventType", ev.Type()), path: r.URL.Path})
 	reply, err := rc.h.Handle(ctx, *ev)
 	if err != nil {
@@ -80,6 +116,19 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := reply.Validate(); err != nil {
 		rc.logger.Error("handler returned an invalid reply", "eventID", ev.ID(), "error", err)
 		http.Error(w, "the function returned an invalid reply: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	// The reply goes back into the broker that delivered: offload its
+	// data as that namespace's. Data the event came with is not stored
+	// again.
+	if _, err := offloadEvent(ctx, rc.offload, namespace, reply, resolved); err != nil {
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, ErrNoOffloadStore) {
+			// No retry can make it fit: the broker dead-letters it.
+			code = http.StatusRequestEntityTooLarge
+		}
+		rc.logger.Error("reply not offloaded", "eventID", ev.ID(), "code", code, "error", err)
+		http.Error(w, "the function's reply: "+err.Error(), code)
 		return
 	}
 	if err := cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w); err != nil {

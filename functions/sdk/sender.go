@@ -21,6 +21,12 @@ type Sender struct {
 	client *http.Client
 	// token, when set, is presented with every event (sender identity).
 	token identity.TokenSource
+	// offload keeps data above its threshold out of the events sent.
+	offload EventOffload
+	// namespace is the one offloaded data is stored for: the namespace
+	// of the broker the events go to, which is where its receivers are
+	// delivered from (see WithOffload).
+	namespace string
 }
 
 // NewSender returns a sender to sink; "" means $K_SINK.
@@ -30,10 +36,24 @@ func newSender(sink string) *Sender {
 	if sink == "" {
 		sink = envSink()
 	}
-	return &Sender{sink: sink, client: &http.Client{
+	return &Sender{sink: sink, offload: eventOffloadFromEnvLazy(), namespace: sinkNamespace(sink), client: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
 	}}
+}
+
+// WithOffload sets where the sender offloads data above the threshold
+// (default: what the environment configures, see EventOffloadFromEnv)
+// and the namespace it stores it for. "" keeps the namespace of the
+// sink's address (/NAMESPACE/BROKER, the form of Knative's broker
+// ingresses and the embedded broker's): the receivers of the events are
+// delivered from that broker's namespace and read the data as its.
+func (s *Sender) WithOffload(o EventOffload, namespace string) *Sender {
+	s.offload = o
+	if namespace != "" {
+		s.namespace = namespace
+	}
+	return s
 }
 
 // WithToken makes the sender present the token of ts with every event, as
@@ -63,6 +83,11 @@ func (s *Sender) Send(ctx context.Context, ev event.Event) error {
 		return ErrNoSink
 	}
 	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("send event %s: %w", ev.ID(), err)
+	}
+	// ev is the caller's: offload into a copy.
+	ev = ev.Clone()
+	if _, err := offloadEvent(ctx, s.offload, s.namespace, &ev, nil); err != nil {
 		return fmt.Errorf("send event %s: %w", ev.ID(), err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.sink, nil)

@@ -39,8 +39,19 @@ type Options struct {
 	Auth *identity.Authenticator
 	// Token, when set, is presented to the sink with every event sent;
 	// Serve reads identity.EnvTokenFile when nil.
-	Token  identity.TokenSource
-	Logger *slog.Logger
+	Token identity.TokenSource
+	// Offload is where data above the threshold goes, in the events the
+	// function sends and replies, and where the data of the events it
+	// receives by reference is read from. Serve reads it from the
+	// environment (EventOffloadFromEnv: $ZEROFLOW_ARTIFACTS and the
+	// limits) when Offload.Store is nil; zero limits are the defaults.
+	Offload EventOffload
+	// Namespace is the function's own namespace, what offloaded data is
+	// stored for when a request does not say the namespace it was
+	// delivered in (see receiver.deliveryNamespace); default the sink's
+	// (/NAMESPACE/BROKER).
+	Namespace string
+	Logger    *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -100,8 +111,24 @@ func Serve(ctx context.Context, h Handler, opts Options) error {
 	if opts.Token == nil {
 		opts.Token = identity.TokenFromEnv()
 	}
-	sender := newSender(opts.Sink).WithToken(opts.Token)
-	return ServeHTTP(ctx, receiver{h: h, sender: sender, logger: opts.Logger, maxBody: opts.MaxBodyBytes, auth: opts.Auth}, opts)
+	if opts.Offload.Store == nil {
+		env, err := EventOffloadFromEnv()
+		if err != nil {
+			return fmt.Errorf("function: offload: %w", err)
+		}
+		if opts.Offload.Limits.Threshold > 0 {
+			env.Limits.Threshold = opts.Offload.Limits.Threshold
+		}
+		if opts.Offload.Limits.MaxValue > 0 {
+			env.Limits.MaxValue = opts.Offload.Limits.MaxValue
+		}
+		opts.Offload = env
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = sinkNamespace(opts.Sink)
+	}
+	sender := newSender(opts.Sink).WithToken(opts.Token).WithOffload(opts.Offload, opts.Namespace)
+	return ServeHTTP(ctx, receiver{h: h, sender: sender, logger: opts.Logger, maxBody: opts.MaxBodyBytes, auth: opts.Auth, offload: opts.Offload, namespace: opts.Namespace}, opts)
 }
 
 // ServeHTTP serves a plain HTTP function with the health endpoints until ctx
