@@ -3,6 +3,9 @@
 // used), on a cluster inside the exec runner image. stdout becomes
 // outputs.result, the exit code outputs.exitCode, and output parameters
 // with valueFrom.path are read from their files after the command exits.
+// Input artifacts are staged at their paths before the command starts and
+// output artifacts collected from theirs after it exits (through the SDK:
+// tar+gzip by default, archive none for a single file as it is).
 package exec
 
 import (
@@ -31,15 +34,19 @@ type Options struct {
 	// WorkDir holds each call's sandbox directory; default the system's
 	// temporary directory.
 	WorkDir string
-	// Artifacts, when set, receives each step's log.
+	// Artifacts, when set, receives each step's log, and is the artifact
+	// repository of workflows that name none.
 	Artifacts sdk.ArtifactStore
+	// ArtifactLimits bound each staged or collected artifact; zero fields
+	// are the SDK's defaults.
+	ArtifactLimits sdk.ArtifactLimits
 }
 
 // New returns the exec function.
 func New(opts Options) sdk.Handler {
 	return sdk.Step(func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 		return run(ctx, opts, in)
-	}, sdk.StepOptions{Artifacts: opts.Artifacts})
+	}, sdk.StepOptions{Artifacts: opts.Artifacts, ArtifactLimits: opts.ArtifactLimits})
 }
 
 func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, error) {
@@ -59,17 +66,15 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("step sandbox: %w", err))
 	}
 	defer os.RemoveAll(sandbox)
-	paths := outputPaths(t, sandbox)
-	rewrite := func(s string) string {
-		for orig, local := range paths {
-			s = strings.ReplaceAll(s, orig, local)
-		}
-		return s
-	}
+	paths := sandboxPaths(t, sandbox)
+	rewrite := newRewriter(t, paths, sandbox)
 	for _, local := range paths {
 		if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
 			return sdk.StepOutput{}, sdk.Errored(fmt.Errorf("step sandbox: %w", err))
 		}
+	}
+	if err := stageInputs(ctx, in, paths, sandbox); err != nil {
+		return sdk.StepOutput{}, err
 	}
 	argv := append(append([]string(nil), c.Command...), c.Args...)
 	if t.Script != nil {
@@ -134,20 +139,10 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		return out, err
 	}
 	out.Parameters = params
-	return out, nil
-}
-
-// outputPaths maps each absolute output path the template names to a path
-// in the call's sandbox, so that steps running at once do not write each
-// other's /tmp/result.txt.
-func outputPaths(t v1alpha1.Template, sandbox string) map[string]string {
-	m := map[string]string{}
-	for _, p := range t.Outputs.Parameters {
-		if p.ValueFrom != nil && p.ValueFrom.Path != "" && filepath.IsAbs(p.ValueFrom.Path) {
-			m[p.ValueFrom.Path] = filepath.Join(sandbox, "fs", p.ValueFrom.Path)
-		}
+	if out.Artifacts, err = collectOutputs(ctx, in, paths, sandbox); err != nil {
+		return out, err
 	}
-	return m
+	return out, nil
 }
 
 // defaultPath is the PATH of a step whose template sets none, when the

@@ -31,19 +31,42 @@ func NewS3Artifacts(rawURL string) (*S3Artifacts, error) {
 		return nil, fmt.Errorf("artifact store %q: want s3://BUCKET[/PREFIX]?endpoint=HOST:PORT", rawURL)
 	}
 	q := u.Query()
-	endpoint := q.Get("endpoint")
-	if endpoint == "" {
-		endpoint = "s3.amazonaws.com"
+	return newS3(s3Config{
+		endpoint: q.Get("endpoint"), bucket: u.Host, prefix: strings.Trim(u.Path, "/"), region: q.Get("region"),
+		secure: q.Get("insecure") != "true", accessKey: os.Getenv("AWS_ACCESS_KEY_ID"), secretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+	})
+}
+
+// s3Config is where an S3 store is and who it is opened as.
+type s3Config struct {
+	endpoint, bucket, prefix, region string
+	secure                           bool
+	accessKey, secretKey             string
+}
+
+// newS3 opens a bucket; AWS's endpoint when none is given.
+func newS3(c s3Config) (*S3Artifacts, error) {
+	if c.endpoint == "" {
+		c.endpoint = "s3.amazonaws.com"
 	}
-	client, err := minio.New(endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), ""),
-		Secure: q.Get("insecure") != "true",
-		Region: q.Get("region"),
+	if c.bucket == "" {
+		return nil, fmt.Errorf("s3 store at %s: no bucket", c.endpoint)
+	}
+	client, err := minio.New(c.endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(c.accessKey, c.secretKey, ""),
+		Secure: c.secure,
+		Region: c.region,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("artifact store %q: %w", rawURL, err)
+		return nil, fmt.Errorf("s3 store s3://%s at %s: %w", c.bucket, c.endpoint, err)
 	}
-	return &S3Artifacts{client: client, bucket: u.Host, prefix: strings.Trim(u.Path, "/")}, nil
+	return &S3Artifacts{client: client, bucket: c.bucket, prefix: strings.Trim(c.prefix, "/")}, nil
+}
+
+// inBucket is the same service and credentials over another bucket, with
+// keys taken whole: what an s3://BUCKET/KEY location names.
+func (s *S3Artifacts) inBucket(bucket string) *S3Artifacts {
+	return &S3Artifacts{client: s.client, bucket: bucket}
 }
 
 func (s *S3Artifacts) object(key string) string {

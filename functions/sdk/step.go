@@ -13,12 +13,15 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
 
 // StepInput is what a workflow step receives: the step.run event's data.
 type StepInput struct {
 	events.StepRun
 	params map[string]string
+	// art reads and writes artifacts; nil is WithArtifacts(nil).
+	art *stepArtifacts
 }
 
 // NewStepInput is the input a step.run gives its step.
@@ -32,7 +35,8 @@ func (in StepInput) Param(name string) string { return in.params[name] }
 // Params returns every input parameter.
 func (in StepInput) Params() map[string]string { return in.params }
 
-// Artifact returns the artifact-store key of an input artifact.
+// Artifact returns the artifact-store key of an input artifact (its
+// location; the content is OpenArtifact's or StageArtifact's).
 func (in StepInput) Artifact(name string) string {
 	for _, a := range in.Template.Inputs.Artifacts {
 		if a.Name == name {
@@ -89,6 +93,15 @@ type StepOptions struct {
 	Artifacts ArtifactStore
 	// LogTailLines bounds the log lines sent back in the result; default 20.
 	LogTailLines int
+	// Secrets resolves the credentials of s3 artifact locations; default
+	// secrets.Local{} (the environment).
+	Secrets secrets.Resolver
+	// ArtifactLimits bound each artifact; zero fields are the defaults.
+	ArtifactLimits ArtifactLimits
+	// Offload is the threshold above which output values are stored by
+	// reference, and the largest value loaded back; default
+	// OffloadLimitsFromEnv.
+	Offload *OffloadLimits
 }
 
 // Step turns fn into a Handler for dev.zeroflow.step.run events: it gives fn
@@ -110,6 +123,20 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 		}
 		o.Artifacts = store
 	}
+	if o.Secrets == nil {
+		o.Secrets = secrets.Local{}
+	}
+	o.ArtifactLimits = o.ArtifactLimits.withDefaults()
+	if o.Offload == nil {
+		limits, err := OffloadLimitsFromEnv()
+		if err != nil {
+			slog.Warn("offload limits: using the defaults", "error", err)
+		}
+		o.Offload = &limits
+	}
+	// One client for every step's http artifacts, so that connections are
+	// reused.
+	client := newHTTPClient(o.ArtifactLimits.HTTPTimeout)
 	return HandlerFunc(func(ctx context.Context, e event.Event) (*event.Event, error) {
 		if e.Type() != events.TypeStepRun {
 			return nil, Status(http.StatusBadRequest, fmt.Errorf("a step function takes %s events, not %s", events.TypeStepRun, e.Type()))
@@ -118,7 +145,6 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 		if err := e.DataAs(&run); err != nil {
 			return nil, Status(http.StatusBadRequest, fmt.Errorf("step.run %s: undecodable data: %w", e.ID(), err))
 		}
-		in := NewStepInput(run)
 		capture := newLogCapture(o.LogTailLines)
 		rt := runtimeFrom(ctx)
 		ctx = withRuntime(ctx, &runtime{sender: rt.sender, path: rt.path, capture: capture, logger: capture.logger(rt.logger.With("workflow", run.Workflow, "node", run.NodeID, "attempt", run.Attempt))})
@@ -128,7 +154,20 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 			defer cancel()
 		}
 		result := events.StepResult{StartedAt: time.Now().UTC()}
-		out, err := callStep(ctx, fn, in)
+		art, err := o.stepArtifacts(ctx, run, client)
+		if err == nil {
+			err = resolveValues(ctx, &run, art.store, o.Offload.MaxValue)
+		}
+		var out StepOutput
+		if err != nil {
+			// The step never saw its inputs: a fault of the platform or
+			// of what was passed, not of the work.
+			err = Errored(err)
+		} else {
+			in := NewStepInput(run)
+			in.art = art
+			out, err = callStep(ctx, fn, in)
+		}
 		result.FinishedAt = time.Now().UTC()
 		if err == nil && run.Deadline != nil && !result.FinishedAt.Before(*run.Deadline) {
 			// Too late: the controller has given up on this attempt.
@@ -149,6 +188,13 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 			result.Message = out.Message
 		}
 		result.Outputs = out.nodeOutputs()
+		if oerr := offloadOutputs(ctx, result.Outputs, art.storeOrNil(), run.Namespace, o.Offload.Threshold); oerr != nil {
+			// Too large to carry and nowhere to put it: the outputs go,
+			// so that the result stays bounded, and the step says why.
+			result.Outputs = nil
+			result.Phase = v1alpha1.NodeError
+			result.Message = errors.Join(err, oerr).Error()
+		}
 		result.LogTail = capture.tail()
 		if o.Artifacts != nil && capture.size() > 0 {
 			key := events.StepLogKey(run.Namespace, run.Workflow, run.NodeID, run.Attempt)
@@ -160,6 +206,34 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 		}
 		return StepResultEvent(e, result)
 	})
+}
+
+// stepArtifacts is the store of one step.run: the workflow's repository
+// when the controller resolved one, else the function's own store.
+func (o StepOptions) stepArtifacts(ctx context.Context, run events.StepRun, client *http.Client) (*stepArtifacts, error) {
+	art := &stepArtifacts{guarded: true, secrets: o.Secrets, limits: o.ArtifactLimits, client: client}
+	if own, ok := o.Artifacts.(Artifacts); ok {
+		art.store = own
+	}
+	if run.ArtifactRepository == nil || run.ArtifactRepository.S3 == nil {
+		return art, nil
+	}
+	repo := run.ArtifactRepository.S3.S3Artifact
+	store, guarded, err := art.s3(ctx, run.Namespace, repo)
+	if err != nil {
+		return art, fmt.Errorf("the workflow's artifact repository s3://%s: %w", repo.Bucket, err)
+	}
+	art.store, art.guarded, art.repo = store, guarded, &repo
+	return art, nil
+}
+
+// storeOrNil is the step's store as an ArtifactStore, nil when there is
+// none (a typed nil would pass PutValue's check).
+func (s *stepArtifacts) storeOrNil() ArtifactStore {
+	if s == nil || s.store == nil {
+		return nil
+	}
+	return s.store
 }
 
 // callStep runs fn, turning a panic into an error of phase Error.
@@ -177,7 +251,16 @@ func (o StepOutput) nodeOutputs() *v1alpha1.NodeOutputs {
 	if len(o.Parameters) == 0 && o.Result == nil && len(o.Artifacts) == 0 && o.ExitCode == nil {
 		return nil
 	}
-	return &v1alpha1.NodeOutputs{Parameters: o.Parameters, Result: o.Result, Artifacts: o.Artifacts, ExitCode: o.ExitCode}
+	// Copied, so that moving a large value to ParameterRefs does not
+	// change the map the step returned.
+	params := make(map[string]string, len(o.Parameters))
+	for k, v := range o.Parameters {
+		params[k] = v
+	}
+	if len(params) == 0 {
+		params = nil
+	}
+	return &v1alpha1.NodeOutputs{Parameters: params, Result: o.Result, Artifacts: o.Artifacts, ExitCode: o.ExitCode}
 }
 
 // StepResultEvent is the reply to a step.run: same id (so that duplicates
