@@ -44,7 +44,10 @@ func EventSource(es *v1alpha1.EventSource, opts Options) (Objects, error) {
 	// broker as its own ServiceAccount, which its policy binds to this
 	// EventSource.
 	f := function{name: name, namespace: es.Namespace, labels: labels, args: []string{"function", "webhook"}, spec: spec,
-		serviceAccount: EventSourceServiceAccountName(es), broker: es.Spec.BrokerName()}
+		serviceAccount: EventSourceServiceAccountName(es), broker: es.Spec.BrokerName(),
+		// The artifact store takes a body above the offload threshold
+		// (DESIGN §11); without it only small bodies can travel.
+		envFromSecret: ArtifactsSecret, envFromSecretOptional: true}
 	out.Add(Objects{
 		ServiceAccounts: []corev1.ServiceAccount{{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},

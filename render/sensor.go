@@ -47,6 +47,8 @@ func Sensor(s *v1alpha1.Sensor, opts Options) (Objects, error) {
 			callers: []string{TriggerSubject(ns, sensorTriggerName(s))}, broker: broker},
 	} {
 		f.namespace, f.spec, f.labels = s.Namespace, spec, map[string]string{LabelSensor: s.Name, LabelComponent: "sensor"}
+		// Large events arrive offloaded to the artifact store (DESIGN §11).
+		f.envFromSecret, f.envFromSecretOptional = ArtifactsSecret, true
 		out.Services = append(out.Services, f.service(opts))
 		out.SinkBindings = append(out.SinkBindings, f.sinkBinding(broker))
 	}

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/eventing/pkg/auth"
 	"knative.dev/pkg/apis"
@@ -57,6 +58,8 @@ type function struct {
 	// envFromSecret, when set, is a Secret whose keys become environment
 	// variables (the artifact store's location and credentials).
 	envFromSecret string
+	// envFromSecretOptional lets the Service start without that Secret.
+	envFromSecretOptional bool
 	// callers, when set, makes the function check the audience token of
 	// each request: these subjects (the Triggers that deliver to it) may
 	// call it. A public function (a webhook) has none.
@@ -126,7 +129,11 @@ func (f function) service(opts Options) servingv1.Service {
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: HealthPath}}},
 	}
 	if f.envFromSecret != "" {
-		container.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: f.envFromSecret}}}}
+		src := &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: f.envFromSecret}}
+		if f.envFromSecretOptional {
+			src.Optional = ptr.To(true)
+		}
+		container.EnvFrom = []corev1.EnvFromSource{{SecretRef: src}}
 	}
 	var volumes []corev1.Volume
 	if f.spec != "" {
