@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 )
 
-// Handle stores the records and summary and returns their key.
+// Handle stores the records and summary and returns their key, and writes
+// the records as the output artifact records.
 func Handle(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 	store, err := sdk.ArtifactsFromEnv()
 	if err != nil || store == nil {
@@ -24,6 +26,10 @@ func Handle(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 	if err := store.Put(ctx, key, bytes.NewReader(doc)); err != nil {
 		return sdk.StepOutput{}, sdk.Errored(err)
 	}
-	sdk.Logger(ctx).Info("stored", "key", key, "bytes", len(doc))
-	return sdk.StepOutput{Parameters: map[string]string{"key": key}}, nil
+	artifact, err := in.WriteArtifact(ctx, "records", strings.NewReader(in.Param("records")))
+	if err != nil {
+		return sdk.StepOutput{}, err
+	}
+	sdk.Logger(ctx).Info("stored", "key", key, "bytes", len(doc), "artifact", artifact)
+	return sdk.StepOutput{Parameters: map[string]string{"key": key}, Artifacts: map[string]string{"records": artifact}}, nil
 }
