@@ -74,6 +74,10 @@ func (o EventOffload) withDefaults() EventOffload {
 // threshold and no artifact store is configured.
 var ErrNoOffloadStore = errors.New("no artifact store to offload it to: set $" + EnvArtifacts + " (a directory or an s3:// URL)")
 
+// ErrTooLargeToOffload is what offloading fails with for data larger
+// than the largest value a receiver loads.
+var ErrTooLargeToOffload = errors.New("larger than the largest offloaded value a receiver loads")
+
 // OffloadEvent moves ev's data to the store when it is above the
 // threshold, as namespace's value, and marks ev with the zfdata*
 // extensions. Small data is left as it is. An event that already carries
@@ -91,6 +95,11 @@ func offloadEvent(ctx context.Context, o EventOffload, namespace string, ev *eve
 	data := ev.Data()
 	if int64(len(data)) <= o.Limits.Threshold || events.Extension(*ev, events.ExtDataRef) != "" {
 		return false, nil
+	}
+	if int64(len(data)) > o.Limits.MaxValue {
+		// No receiver would load it: refused here, where the sender
+		// still hears of it, not in a dead-letter store.
+		return false, fmt.Errorf("event %s's data of %d bytes: %w (%d bytes, $%s)", ev.ID(), len(data), ErrTooLargeToOffload, o.Limits.MaxValue, EnvMaxOffloadedValue)
 	}
 	if o.err != nil {
 		return false, fmt.Errorf("offload the %d bytes of event %s's data: %w", len(data), ev.ID(), o.err)

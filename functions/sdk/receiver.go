@@ -123,7 +123,7 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// again.
 	if _, err := offloadEvent(ctx, rc.offload, namespace, reply, resolved); err != nil {
 		code := http.StatusServiceUnavailable
-		if errors.Is(err, ErrNoOffloadStore) {
+		if errors.Is(err, ErrNoOffloadStore) || errors.Is(err, ErrTooLargeToOffload) {
 			// No retry can make it fit: the broker dead-letters it.
 			code = http.StatusRequestEntityTooLarge
 		}

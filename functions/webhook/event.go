@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
@@ -37,6 +38,9 @@ func (w *Webhook) toEvent(r *http.Request, rt *route) (ev event.Event, keep bool
 		if err != nil {
 			if tooLarge(err) {
 				return ev, false, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", max)
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return ev, false, http.StatusRequestTimeout, "the request body was not sent in time"
 			}
 			return ev, false, http.StatusBadRequest, "malformed CloudEvent: " + err.Error()
 		}
@@ -107,6 +111,9 @@ func readBody(r *http.Request, max int64) (json.RawMessage, int, string) {
 			if tooLarge(err) {
 				return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", max)
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, http.StatusRequestTimeout, "the request body was not sent in time"
+			}
 			return nil, http.StatusBadRequest, "malformed form body: " + err.Error()
 		}
 		b, _ := json.Marshal(r.PostForm)
@@ -116,6 +123,9 @@ func readBody(r *http.Request, max int64) (json.RawMessage, int, string) {
 	if err != nil {
 		if tooLarge(err) {
 			return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", max)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, http.StatusRequestTimeout, "the request body was not sent in time"
 		}
 		return nil, http.StatusBadRequest, "read body: " + err.Error()
 	}

@@ -9,11 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/expr-lang/expr"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/expression"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
@@ -35,7 +38,17 @@ type Options struct {
 	Send func(ctx context.Context, e event.Event) error
 	// Secrets resolves authSecret.
 	Secrets secrets.Resolver
-	Logger  *slog.Logger
+	// Offload is where event data above the offload threshold goes
+	// before the event is sent, so that a body up to maxPayloadSize
+	// (which may be raised far above the broker's 1 MiB) travels as a
+	// reference (DESIGN §11). Nil reads the environment
+	// (sdk.EventOffloadFromEnv: $ZEROFLOW_ARTIFACTS).
+	Offload *sdk.EventOffload
+	// BodyTimeout bounds the reading of one request's body, so that a
+	// slow sender cannot hold a request open; default 2 minutes (10 MB
+	// at 1 Mbit/s is 80 s).
+	BodyTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Webhook serves the webhook events of one EventSource.
@@ -64,6 +77,16 @@ func New(es *v1alpha1.EventSource, opts Options) (*Webhook, error) {
 	}
 	if opts.Secrets == nil {
 		opts.Secrets = secrets.Local{}
+	}
+	if opts.Offload == nil {
+		o, err := sdk.EventOffloadFromEnv()
+		if err != nil {
+			return nil, fmt.Errorf("eventsource %s: %w", es.Name, err)
+		}
+		opts.Offload = &o
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = 2 * time.Minute
 	}
 	w := &Webhook{source: es, opts: opts, routes: map[string]map[string]map[string]*route{}}
 	for name, spec := range es.Spec.Webhook {
@@ -151,6 +174,9 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
 		respond(rw, code, msg)
 		return
 	}
+	// After the auth check, which reads no body. A server that cannot
+	// set deadlines (a test recorder) has only its own.
+	_ = http.NewResponseController(rw).SetReadDeadline(time.Now().Add(w.opts.BodyTimeout))
 	ev, keep, code, msg := w.toEvent(r, rt)
 	if code != 0 {
 		respond(rw, code, msg)
@@ -164,6 +190,25 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
 	}
 	ev.SetExtension(events.ExtEventSource, w.source.Name)
 	ev.SetExtension(events.ExtEvent, rt.name)
+	// The event goes to the broker of the EventSource's namespace, whose
+	// receivers read offloaded data as that namespace's.
+	if err := sdk.OffloadEvent(ctx, *w.opts.Offload, w.namespace(), &ev); err != nil {
+		if errors.Is(err, sdk.ErrTooLargeToOffload) {
+			respond(rw, http.StatusRequestEntityTooLarge, "the event was not recorded: "+err.Error())
+			return
+		}
+		if errors.Is(err, sdk.ErrNoOffloadStore) {
+			// The webhook is configured to take bodies it cannot send:
+			// no retry of the caller's helps, the operator must act.
+			w.opts.Logger.Error("webhook event too large to send without an artifact store", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
+			respond(rw, http.StatusInternalServerError, "the event was not recorded: "+err.Error())
+			return
+		}
+		w.opts.Logger.Warn("webhook event data not stored", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
+		rw.Header().Set("Retry-After", "1")
+		respond(rw, http.StatusServiceUnavailable, "the event's data could not be stored; nothing was recorded, retry: "+err.Error())
+		return
+	}
 	if err := w.opts.Send(ctx, ev); err != nil {
 		w.opts.Logger.Warn("webhook event not accepted by the broker", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
 		rw.Header().Set("Retry-After", "1")
@@ -171,6 +216,15 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
 		return
 	}
 	respond(rw, http.StatusOK, "success")
+}
+
+// namespace is the EventSource's, "default" when it names none (as the
+// API server defaults it).
+func (w *Webhook) namespace() string {
+	if w.source.Namespace == "" {
+		return "default"
+	}
+	return w.source.Namespace
 }
 
 func respond(rw http.ResponseWriter, code int, msg string) {
