@@ -23,6 +23,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
 
 // maxResult bounds outputs.result, as Argo bounds it (256 KiB): larger
@@ -40,13 +41,16 @@ type Options struct {
 	// ArtifactLimits bound each staged or collected artifact; zero fields
 	// are the SDK's defaults.
 	ArtifactLimits sdk.ArtifactLimits
+	// Secrets resolves the credentials of s3 artifact locations; default
+	// the environment (secrets.Local{}).
+	Secrets secrets.Resolver
 }
 
 // New returns the exec function.
 func New(opts Options) sdk.Handler {
 	return sdk.Step(func(ctx context.Context, in sdk.StepInput) (sdk.StepOutput, error) {
 		return run(ctx, opts, in)
-	}, sdk.StepOptions{Artifacts: opts.Artifacts, ArtifactLimits: opts.ArtifactLimits})
+	}, sdk.StepOptions{Artifacts: opts.Artifacts, ArtifactLimits: opts.ArtifactLimits, Secrets: opts.Secrets})
 }
 
 func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, error) {

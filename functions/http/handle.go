@@ -26,7 +26,8 @@ const defaultTimeout = 30 * time.Second
 
 // Options configure the function.
 type Options struct {
-	// Secrets resolves header values from secretKeyRef.
+	// Secrets resolves header values from secretKeyRef, and the
+	// credentials of s3 artifact locations.
 	Secrets secrets.Resolver
 	// Artifacts, when set, receives each step's log.
 	Artifacts sdk.ArtifactStore
@@ -116,7 +117,7 @@ func New(opts Options) sdk.Handler {
 			return out, fmt.Errorf("%s %s: status %d: successCondition %q is false", method, t.URL, resp.StatusCode, t.SuccessCondition)
 		}
 		return out, nil
-	}, sdk.StepOptions{Artifacts: opts.Artifacts})
+	}, sdk.StepOptions{Artifacts: opts.Artifacts, Secrets: opts.Secrets})
 }
 
 // succeeded evaluates successCondition over the response, as Argo does with
