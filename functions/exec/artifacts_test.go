@@ -170,3 +170,35 @@ func TestArtifactPathInArgs(t *testing.T) {
 		t.Errorf("printed %q", got)
 	}
 }
+
+// An offloaded value in a script: the tag the engine left is substituted
+// before the script is written, and a large stdout goes back by reference.
+func TestOffloadedValueInAScript(t *testing.T) {
+	store := sdk.DirArtifacts{Dir: t.TempDir()}
+	big := strings.Repeat("v", 70<<10)
+	ref, err := sdk.PutValue(context.Background(), store, "default", []byte(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := event.New()
+	run.SetID("uid-1/w.s/0")
+	run.SetType(events.TypeStepRun)
+	run.SetSource("/test")
+	if err := run.SetData(event.ApplicationJSON, events.StepRun{Workflow: "w", Namespace: "default", UID: "uid-1", NodeID: "w.s",
+		Template: v1alpha1.Template{Name: "s", Inputs: v1alpha1.Inputs{Parameters: []v1alpha1.Parameter{{Name: "x", ValueRef: &ref}}},
+			Script: script(`printf '%s' '{{inputs.parameters.x}}'`)},
+		Refs: map[string]v1alpha1.ValueRef{"inputs.parameters.x": ref}}); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := exec.New(exec.Options{Artifacts: store, WorkDir: t.TempDir()}).Handle(context.Background(), run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res events.StepResult
+	if err := reply.DataAs(&res); err != nil || res.Phase != v1alpha1.NodeSucceeded {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if res.Outputs.ResultRef == nil || res.Outputs.ResultRef.Digest != ref.Digest {
+		t.Errorf("result %+v, want the value back by reference", res.Outputs)
+	}
+}
