@@ -55,3 +55,12 @@ func statusOf(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// IsPermanentStatus reports whether err carries a status that retrying
+// cannot change: a 4xx other than 408 and 429 (Knative's retry rule,
+// less the 404 and 409 it retries for its own reasons).
+func IsPermanentStatus(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code >= 400 && se.Code < 500 &&
+		se.Code != http.StatusRequestTimeout && se.Code != http.StatusTooManyRequests
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/sensor/trigger"
 	"github.com/zeroflow-dev/zeroflow/internal/expression"
 )
@@ -68,9 +70,12 @@ func (s *Sensor) processStateless(ctx context.Context, t *compiledTrigger, in ar
 // crash or a failure in between leaves the claim pending, and the
 // redelivered event fires it again.
 func (s *Sensor) processStateful(ctx context.Context, t *compiledTrigger, in arrival) error {
-	waiting, err := dependencyStatus(in)
+	waiting, err := s.dependencyStatus(ctx, in)
 	if err != nil {
-		return trigger.Permanent(fmt.Errorf("trigger %s: %w", t.name, err))
+		if errors.Is(err, errTooLargeToWait) {
+			return trigger.Permanent(fmt.Errorf("trigger %s: %w", t.name, err))
+		}
+		return fmt.Errorf("trigger %s: %w", t.name, err)
 	}
 	var claimed *v1alpha1.FiringStatus
 	s.mu.Lock()
@@ -125,9 +130,12 @@ func (s *Sensor) processStateful(ctx context.Context, t *compiledTrigger, in arr
 	if err != nil || claimed == nil {
 		return err
 	}
-	firing, err := firingOf(claimed)
+	firing, err := s.firingOf(ctx, claimed)
 	if err != nil {
-		return trigger.Permanent(fmt.Errorf("trigger %s: %w", t.name, err))
+		if sdk.IsPermanentStatus(err) {
+			return trigger.Permanent(fmt.Errorf("trigger %s: %w", t.name, err))
+		}
+		return fmt.Errorf("trigger %s: %w", t.name, err)
 	}
 	fireErr := s.fire(ctx, t, firing)
 	if fireErr != nil && !trigger.IsPermanent(fireErr) && t.spec.IsAtLeastOnce() {
@@ -210,13 +218,27 @@ func triggerStatus(st *v1alpha1.SensorStatus, name string) *v1alpha1.TriggerStat
 	return &st.Triggers[i]
 }
 
-func dependencyStatus(in arrival) (v1alpha1.DependencyStatus, error) {
-	b, err := json.Marshal(in.event)
+// errTooLargeToWait is an event that cannot be kept in the status.
+var errTooLargeToWait = errors.New("too large to wait in the Sensor's status")
+
+// dependencyStatus is the status entry of an event that waits for other
+// dependencies. Its data, when above the offload threshold, is kept by
+// reference (the same content-addressed object the event came in by), so
+// that the status never holds a large payload; firingOf resolves it.
+func (s *Sensor) dependencyStatus(ctx context.Context, in arrival) (v1alpha1.DependencyStatus, error) {
+	ev := in.event.Clone()
+	if err := sdk.OffloadEvent(ctx, s.offload, s.spec.Namespace, &ev); err != nil {
+		if errors.Is(err, sdk.ErrNoOffloadStore) || errors.Is(err, sdk.ErrTooLargeToOffload) {
+			err = fmt.Errorf("%w: %w", errTooLargeToWait, err)
+		}
+		return v1alpha1.DependencyStatus{}, fmt.Errorf("keep event %s: %w", in.event.ID(), err)
+	}
+	b, err := json.Marshal(ev)
 	if err != nil {
 		return v1alpha1.DependencyStatus{}, fmt.Errorf("encode event %s: %w", in.event.ID(), err)
 	}
 	if len(b) > maxWaitingEvent {
-		return v1alpha1.DependencyStatus{}, fmt.Errorf("event %s is %d bytes; an event that waits for other dependencies is kept in the Sensor's status and may be at most %d", in.event.ID(), len(b), maxWaitingEvent)
+		return v1alpha1.DependencyStatus{}, fmt.Errorf("event %s is %d bytes (%w); an event that waits for other dependencies is kept in the Sensor's status and may be at most %d", in.event.ID(), len(b), errTooLargeToWait, maxWaitingEvent)
 	}
 	return v1alpha1.DependencyStatus{
 		Name:        in.dependency,
@@ -227,11 +249,16 @@ func dependencyStatus(in arrival) (v1alpha1.DependencyStatus, error) {
 	}, nil
 }
 
-func firingOf(f *v1alpha1.FiringStatus) (trigger.Firing, error) {
+// firingOf is the firing a status entry claimed, its events' offloaded
+// data loaded back.
+func (s *Sensor) firingOf(ctx context.Context, f *v1alpha1.FiringStatus) (trigger.Firing, error) {
 	out := trigger.Firing{Key: f.Key, Events: map[string]event.Event{}}
 	for _, d := range f.Dependencies {
 		ev := event.New()
 		if err := json.Unmarshal(d.Event.Raw, &ev); err != nil {
+			return out, sdk.Status(http.StatusBadRequest, fmt.Errorf("stored event of %s: %w", d.Name, err))
+		}
+		if _, err := sdk.ResolveEvent(ctx, s.offload, s.spec.Namespace, &ev); err != nil {
 			return out, fmt.Errorf("stored event of %s: %w", d.Name, err)
 		}
 		out.Events[d.Name] = ev

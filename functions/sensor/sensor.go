@@ -46,6 +46,10 @@ type Config struct {
 	Logger  *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Offload is the artifact store and limits: for the data of events
+	// that wait in the status, and for workflow argument values above
+	// the threshold. Nil reads the environment (sdk.EventOffloadFromEnv).
+	Offload *sdk.EventOffload
 	// AllowNamespaces widens where the sensor's k8s and workflow
 	// triggers may act, a cluster admin's choice (never the Sensor's
 	// own spec): by default only in the sensor's namespace, and never on
@@ -65,6 +69,7 @@ type Sensor struct {
 	now          func() time.Time
 	log          *slog.Logger
 	recent       *recentEvents
+	offload      sdk.EventOffload
 
 	// mu serializes the stateful part of event handling in this instance,
 	// so that its own events do not conflict with each other; instances
@@ -97,6 +102,13 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	if cfg.Send == nil {
 		cfg.Send = sdk.NewSender("").Send
 	}
+	if cfg.Offload == nil {
+		o, err := sdk.EventOffloadFromEnv()
+		if err != nil {
+			return nil, fmt.Errorf("sensor %s/%s: %w", sn.Namespace, sn.Name, err)
+		}
+		cfg.Offload = &o
+	}
 	log := cfg.Logger.With("sensor", sn.Namespace+"/"+sn.Name)
 	for k, v := range sn.Spec.LoggingFields {
 		log = log.With(k, v)
@@ -104,7 +116,8 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	s := &Sensor{
 		spec:         sn,
 		byDependency: map[string][]*compiledTrigger{},
-		env:          &trigger.Env{Sensor: sn, Dynamic: cfg.Dynamic, Mapper: cfg.Mapper, Send: cfg.Send, Secrets: cfg.Secrets, HTTP: cfg.HTTP, Logger: log, AllowNamespaces: cfg.AllowNamespaces},
+		env:          &trigger.Env{Sensor: sn, Dynamic: cfg.Dynamic, Mapper: cfg.Mapper, Send: cfg.Send, Secrets: cfg.Secrets, HTTP: cfg.HTTP, Logger: log, AllowNamespaces: cfg.AllowNamespaces, Offload: *cfg.Offload},
+		offload:      *cfg.Offload,
 		now:          cfg.Now,
 		log:          log,
 		recent:       newRecentEvents(4096),

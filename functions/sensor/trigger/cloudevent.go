@@ -69,7 +69,7 @@ func (r *cloudEventRunner) Run(ctx context.Context, f Firing) error {
 		send = r.url.Send
 	}
 	if err := send(ctx, ev); err != nil {
-		return fmt.Errorf("cloudEvent trigger %s: %w", r.name, err)
+		return classifySendError(fmt.Errorf("cloudEvent trigger %s: %w", r.name, err))
 	}
 	r.env.Logger.InfoContext(ctx, "cloudevent sent", "trigger", r.name, "type", r.spec.Type, "id", ev.ID())
 	return nil

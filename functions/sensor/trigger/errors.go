@@ -38,7 +38,8 @@ func classifyAPIError(wrapped, apiErr error) error {
 		return Permanent(errors.Join(wrapped, forbiddenHint(apiErr)))
 	}
 	if apierrors.IsNotFound(apiErr) || apierrors.IsForbidden(apiErr) || apierrors.IsInvalid(apiErr) ||
-		apierrors.IsMethodNotSupported(apiErr) || apierrors.IsBadRequest(apiErr) {
+		apierrors.IsMethodNotSupported(apiErr) || apierrors.IsBadRequest(apiErr) ||
+		apierrors.IsRequestEntityTooLargeError(apiErr) {
 		return Permanent(wrapped)
 	}
 	return wrapped

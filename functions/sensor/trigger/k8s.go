@@ -71,6 +71,9 @@ func (r *k8sRunner) Run(ctx context.Context, f Firing) error {
 	switch op {
 	case v1alpha1.K8sCreate:
 		labelObject(obj, r.env.Sensor.Name, r.name)
+		if err := offloadUnstructuredWorkflow(ctx, r.env.Offload, obj); err != nil {
+			return fmt.Errorf("k8s trigger %s: create %s: %w", r.name, ref, err)
+		}
 		created, err := rc.Create(ctx, obj, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			// A redelivered event creates the same object again; the

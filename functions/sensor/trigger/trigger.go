@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/sensor/params"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
@@ -39,6 +40,9 @@ type Env struct {
 	// HTTP makes the requests of http, slack and cloudEvent triggers.
 	HTTP   *http.Client
 	Logger *slog.Logger
+	// Offload is where workflow argument values above the offload
+	// threshold go (the workflow and k8s triggers).
+	Offload sdk.EventOffload
 	// AllowNamespaces are the namespaces other than the sensor's that
 	// k8s and workflow triggers may act in ("*": any, and cluster-scoped
 	// objects).

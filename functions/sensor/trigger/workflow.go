@@ -130,6 +130,9 @@ func (r *workflowRunner) submit(ctx context.Context, f Firing, doc []byte) error
 	}
 	wf.Labels[LabelSensor] = sensor.Name
 	wf.Labels[LabelTrigger] = r.name
+	if err := offloadArguments(ctx, r.env.Offload, wf.Namespace, &wf.Spec.Arguments); err != nil {
+		return fmt.Errorf("workflow trigger %s: workflow %s/%s: %w", r.name, wf.Namespace, wf.Name, err)
+	}
 	if errs := v1alpha1.ValidateWorkflow(wf); len(errs) > 0 {
 		return Permanent(fmt.Errorf("workflow trigger %s: workflow %s is invalid: %w", r.name, wf.Name, errs.ToAggregate()))
 	}
@@ -144,7 +147,7 @@ func (r *workflowRunner) submit(ctx context.Context, f Firing, doc []byte) error
 		return Permanent(fmt.Errorf("workflow trigger %s: encode submit: %w", r.name, err))
 	}
 	if err := r.env.Send(ctx, ev); err != nil {
-		return fmt.Errorf("workflow trigger %s: submit %s/%s: %w", r.name, wf.Namespace, wf.Name, err)
+		return classifySendError(fmt.Errorf("workflow trigger %s: submit %s/%s: %w", r.name, wf.Namespace, wf.Name, err))
 	}
 	r.env.Logger.InfoContext(ctx, "workflow submitted", "trigger", r.name, "workflow", wf.Namespace+"/"+wf.Name, "events", f.Dependencies())
 	return nil
