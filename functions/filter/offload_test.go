@@ -53,7 +53,9 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = sdk.Serve(ctx, fn, sdk.Options{Listener: l, Offload: sdk.EventOffload{Store: store}, Namespace: "team-a"}) }()
+	go func() {
+		_ = sdk.Serve(ctx, fn, sdk.Options{Listener: l, Offload: sdk.EventOffload{Store: store}, Namespace: "team-a"})
+	}()
 
 	data := []byte(fmt.Sprintf(`{"body":{"kind":"batch","lines":%q}}`, strings.Repeat("x", 2<<20)))
 	in := event.New()
