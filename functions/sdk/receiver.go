@@ -42,8 +42,13 @@ const knNamespaceHeader = "Kn-Namespace"
 // sender identity any header can be forged, as any event can), else the
 // function's own.
 func (rc receiver) deliveryNamespace(ctx context.Context, r *http.Request) string {
-	if c, ok := CallerFrom(ctx); ok && c.Namespace() != "" {
-		return c.Namespace()
+	if c, ok := CallerFrom(ctx); ok {
+		// A verified caller that is not a ServiceAccount (a user's
+		// token) does not get to name a namespace in a header.
+		if ns := c.Namespace(); ns != "" {
+			return ns
+		}
+		return rc.namespace
 	}
 	if ns := r.Header.Get(knNamespaceHeader); ns != "" {
 		return ns
