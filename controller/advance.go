@@ -43,6 +43,9 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 		wf                *v1alpha1.Workflow
 		written           bool
 		removeAnnotations []string
+		// last is the workflow as last written when a write of its
+		// next status was refused for good.
+		last *v1alpha1.Workflow
 	)
 	err := retry.OnError(conflictBackoff, apierrors.IsConflict, func() error {
 		cur, err := c.load(ctx, k)
@@ -110,6 +113,9 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			updated, err := c.cfg.Client.UpdateWorkflow(ctx, &patched)
 			if err != nil {
 				c.cache.drop(k)
+				if why := permanentAPIError(err); why != "" {
+					return &errPermanent{reason: "the workflow's spec could not be written (" + why + ")", err: err}
+				}
 				return fmt.Errorf("write workflow %s spec: %w", k, err)
 			}
 			next.ObjectMeta = updated.ObjectMeta
@@ -120,6 +126,13 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			return nil
 		}
 		next.Status = out.Status
+		// A status above the bound is one etcd would refuse (or nearly):
+		// end the run now, with a reason, instead of a write that fails
+		// on every retry.
+		if err := c.checkSize(&next, "status"); err != nil {
+			last = cur
+			return err
+		}
 		writeStart := time.Now()
 		updated, err := c.cfg.Client.UpdateWorkflowStatus(ctx, &next)
 		c.metrics.writeSeconds.Observe(since(writeStart))
@@ -127,6 +140,10 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			c.cache.drop(k)
 			if apierrors.IsConflict(err) {
 				c.metrics.conflicts.Add(1)
+			}
+			if why := permanentAPIError(err); why != "" {
+				last = cur
+				return &errPermanent{reason: fmt.Sprintf("the workflow's status could not be written (%s: %v); %s", why, err, c.offloadAdvice())}
 			}
 			return fmt.Errorf("write workflow %s status: %w", k, err)
 		}
@@ -140,12 +157,30 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			}
 			if updated, err = c.cfg.Client.UpdateWorkflow(ctx, &done); err != nil {
 				c.cache.drop(k)
+				if why := permanentAPIError(err); why != "" {
+					// The status is written; the request annotation stays
+					// and is logged, not retried for ever.
+					c.cfg.Logger.ErrorContext(ctx, "request annotation cannot be removed", "workflow", k.String(), "reason", why, "error", err)
+					wf, written = updated, true
+					return nil
+				}
 				return fmt.Errorf("write workflow %s annotations: %w", k, err)
 			}
 		}
 		wf, written = updated, true
 		return nil
 	})
+	var perm *errPermanent
+	if errors.As(err, &perm) {
+		failed, ferr := c.failRun(ctx, k, last, perm.reason)
+		if ferr != nil {
+			return ferr
+		}
+		if err := c.finish(ctx, failed); err != nil {
+			return err
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -227,6 +262,14 @@ func (c *Controller) prepare(ctx context.Context, wf *v1alpha1.Workflow) (string
 	}
 	if errs := v1alpha1.ValidateWorkflowSpec(spec, field.NewPath("spec"), true); len(errs) > 0 {
 		return fmt.Sprintf("invalid spec: %v", errs.ToAggregate()), nil
+	}
+	// A repository that is not there fails the run at its start, by name,
+	// not each step that would store into it.
+	if _, err := c.resolveRepository(ctx, wf); err != nil {
+		if isNotFound(err) {
+			return err.Error(), nil
+		}
+		return "", err
 	}
 	return "", nil
 }

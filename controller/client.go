@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
@@ -19,6 +21,8 @@ import (
 // types, without the unstructured detour of the dynamic client.
 type Client struct {
 	rest rest.Interface
+	// core reads the ConfigMaps that name artifact repositories.
+	core corev1client.CoreV1Interface
 }
 
 // NewClient returns a Client for cfg.
@@ -44,7 +48,16 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zeroflow client: %w", err)
 	}
-	return &Client{rest: rc}, nil
+	core, err := corev1client.NewForConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("zeroflow core client: %w", err)
+	}
+	return &Client{rest: rc, core: core}, nil
+}
+
+// GetConfigMap reads a ConfigMap (an artifact-repositories one).
+func (c *Client) GetConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
+	return c.core.ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
 // GetWorkflow reads a Workflow.

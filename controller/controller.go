@@ -19,9 +19,11 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 )
 
 // Config configures a Controller.
@@ -73,6 +75,22 @@ type Config struct {
 	// else makes their objects (zeroflow render and GitOps, or zeroflow
 	// dev).
 	Sources Sources
+	// Artifacts is the artifact store that a submit's arguments above the
+	// offload threshold go to (the stack's, $ZEROFLOW_ARTIFACTS). Nil:
+	// arguments stay inline, and a Workflow too large for the API is
+	// refused with 413.
+	Artifacts sdk.Artifacts
+	// OffloadThreshold is the largest argument kept inline; default
+	// $ZEROFLOW_OFFLOAD_THRESHOLD, else sdk.DefaultOffloadThreshold.
+	OffloadThreshold int64
+	// MaxObjectBytes bounds a stored Workflow's JSON (default
+	// DefaultMaxObjectBytes): a status write above it ends the run in
+	// Error instead of a write etcd would refuse.
+	MaxObjectBytes int
+	// ConfigMaps reads the ConfigMaps that name artifact repositories;
+	// default Client.GetConfigMap. (The dev stack's API serves no core
+	// kinds: there, every lookup is not found and no ref resolves.)
+	ConfigMaps func(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
 }
 
 // NamespacePair allows senders in From to submit workflows to To; "*" in
@@ -117,6 +135,10 @@ type Controller struct {
 	queue  workqueue.TypedDelayingInterface[key]
 	// metrics counts what the controller did, for the log and benchmarks.
 	metrics *metrics
+	// threshold is the offload threshold in effect.
+	threshold int64
+	// repos caches resolved artifact repositories.
+	repos *repoCache
 }
 
 // key names a workflow.
@@ -147,6 +169,19 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.DispatchConcurrency <= 0 {
 		cfg.DispatchConcurrency = 32
 	}
+	if cfg.ConfigMaps == nil {
+		cfg.ConfigMaps = cfg.Client.GetConfigMap
+	}
+	if cfg.MaxObjectBytes <= 0 {
+		cfg.MaxObjectBytes = DefaultMaxObjectBytes
+	}
+	if cfg.OffloadThreshold <= 0 {
+		limits, err := sdk.OffloadLimitsFromEnv()
+		if err != nil {
+			return nil, fmt.Errorf("controller: %w", err)
+		}
+		cfg.OffloadThreshold = limits.Threshold
+	}
 	if len(cfg.TokenKey) == 0 {
 		key, err := NewTokenKey()
 		if err != nil {
@@ -156,11 +191,13 @@ func New(cfg Config) (*Controller, error) {
 		cfg.Logger.Info("no step-token key configured: using a random one, so results of steps dispatched before a restart or by another instance are refused until dispatched again (set one with --token-key-file)")
 	}
 	return &Controller{
-		cfg:     cfg,
-		engine:  engine.New(),
-		locks:   newKeyLocks(),
-		cache:   newRunCache(10000),
-		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[key]{Name: "workflows"}),
-		metrics: newMetrics(cfg.Metrics),
+		cfg:       cfg,
+		engine:    engine.New(),
+		locks:     newKeyLocks(),
+		cache:     newRunCache(10000),
+		queue:     workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[key]{Name: "workflows"}),
+		metrics:   newMetrics(cfg.Metrics),
+		threshold: cfg.OffloadThreshold,
+		repos:     newRepoCache(10 * time.Second),
 	}, nil
 }

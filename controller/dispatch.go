@@ -27,10 +27,17 @@ func (c *Controller) dispatch(ctx context.Context, wf *v1alpha1.Workflow, ds []e
 	if len(ds) == 0 {
 		return nil
 	}
+	// Resolved here, per dispatch (cached), so that every instance and a
+	// restarted one send the same repository; prepare checked at the
+	// start that the ref names one.
+	repo, err := c.resolveRepository(ctx, wf)
+	if err != nil {
+		return fmt.Errorf("dispatch %s: %w", wf.Name, err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.DispatchConcurrency)
 	for _, d := range ds {
-		ev, err := stepRunEvent(wf, d, c.stepToken(wf, d.NodeID, d.Attempt))
+		ev, err := stepRunEvent(wf, d, c.stepToken(wf, d.NodeID, d.Attempt), repo)
 		if err != nil {
 			return err
 		}
@@ -110,7 +117,7 @@ func (c *Controller) bindDispatches(wf *v1alpha1.Workflow, st *v1alpha1.Workflow
 }
 
 // stepRunEvent is the step.run of one dispatch, carrying its token.
-func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string) (event.Event, error) {
+func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string, repo *v1alpha1.ArtifactRepository) (event.Event, error) {
 	ev := event.New()
 	ev.SetID(StepRunID(string(wf.UID), d.NodeID, d.Attempt))
 	ev.SetType(events.TypeStepRun)
@@ -123,7 +130,7 @@ func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string) (event
 	ev.SetExtension(events.ExtFunction, d.Function)
 	ev.SetExtension(events.ExtStepToken, token)
 	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template, Refs: d.Refs,
-		ServiceAccountName: stepServiceAccount(wf, d.Template)}
+		ServiceAccountName: stepServiceAccount(wf, d.Template), ArtifactRepository: repo}
 	if !d.Deadline.IsZero() {
 		dl := d.Deadline
 		run.Deadline = &dl

@@ -64,8 +64,17 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 		c.cfg.Logger.InfoContext(ctx, "workflow.submit refused", "id", ev.ID(), "source", ev.Source(), "workflow", wf.Namespace+"/"+wf.Name, "caller", caller.Subject, "reason", err)
 		return sdk.Status(http.StatusForbidden, fmt.Errorf("workflow.submit %s: %w", ev.ID(), err))
 	}
+	if err := c.offloadArguments(ctx, wf); err != nil {
+		if isPermanent(err) {
+			return sdk.Status(http.StatusBadRequest, fmt.Errorf("workflow.submit %s: workflow %s/%s: %w", ev.ID(), wf.Namespace, wf.Name, err))
+		}
+		return fmt.Errorf("workflow.submit %s: workflow %s/%s: %w", ev.ID(), wf.Namespace, wf.Name, err)
+	}
 	if errs := v1alpha1.ValidateWorkflow(wf); len(errs) > 0 {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("workflow.submit %s: workflow %s/%s is invalid: %w", ev.ID(), wf.Namespace, wf.Name, errs.ToAggregate()))
+	}
+	if err := c.checkSize(wf, "spec"); err != nil {
+		return sdk.Status(http.StatusRequestEntityTooLarge, fmt.Errorf("workflow.submit %s: workflow %s/%s: %w", ev.ID(), wf.Namespace, wf.Name, err))
 	}
 	if err := c.start(ctx, wf, ev.ID()); err != nil {
 		return fmt.Errorf("workflow.submit %s: %w", ev.ID(), err)
@@ -118,8 +127,10 @@ func (c *Controller) start(ctx context.Context, wf *v1alpha1.Workflow, submitID 
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		c.metrics.duplicateSubmits.Add(1)
-	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
-		return sdk.Status(http.StatusBadRequest, fmt.Errorf("create %s/%s: %w", wf.Namespace, wf.Name, err))
+	case permanentAPIError(err) != "":
+		// Refused for good (invalid, too large): a retry would be
+		// refused the same, so the sender is told, not asked to retry.
+		return sdk.Status(submitStatus(err), fmt.Errorf("create %s/%s: %w", wf.Namespace, wf.Name, err))
 	case err != nil:
 		return fmt.Errorf("create %s/%s: %w", wf.Namespace, wf.Name, err)
 	default:
@@ -148,6 +159,13 @@ func (c *Controller) handleStepResult(ctx context.Context, ev event.Event) error
 	case v1alpha1.NodeSucceeded, v1alpha1.NodeFailed, v1alpha1.NodeError:
 	default:
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("step.result %s: phase %q is not Succeeded, Failed or Error", ev.ID(), res.Phase))
+	}
+	if why := checkResultRefs(k.namespace, res.Outputs); why != "" {
+		// A reference that is not this namespace's content key could make
+		// the next step read what is not its run's: the node fails, by
+		// name, and the run goes on as for any failed step.
+		c.cfg.Logger.InfoContext(ctx, "step.result with an invalid offloaded value", "workflow", k.String(), "node", node, "reason", why)
+		res.Phase, res.Message, res.Outputs = v1alpha1.NodeError, "invalid offloaded output: "+why, nil
 	}
 	c.metrics.results.Add(1)
 	in := engine.Input{Kind: engine.StepResult, Result: &engine.Result{NodeID: node, Attempt: int32(attempt), Phase: res.Phase, Message: res.Message, Outputs: res.Outputs}}
@@ -179,6 +197,11 @@ func (c *Controller) handleStepResult(ctx context.Context, ev event.Event) error
 		// 403 is final: the broker does not retry it, so a forgery is
 		// not redelivered for ever.
 		return sdk.Status(http.StatusForbidden, fmt.Errorf("step.result %s: %s", ev.ID(), refused))
+	}
+	if isPermanent(err) {
+		// Not even the Error status could be written: redelivery would
+		// fail the same way.
+		return sdk.Status(http.StatusUnprocessableEntity, fmt.Errorf("step.result %s: %w", ev.ID(), err))
 	}
 	return err
 }

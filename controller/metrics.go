@@ -16,6 +16,9 @@ type metrics struct {
 	// refused counts requests turned down as unauthorized: results
 	// without their dispatch's token, submits across namespaces.
 	refused atomic.Int64
+	// permanentErrors counts runs ended in Error because their status
+	// could not be written (too large, invalid).
+	permanentErrors atomic.Int64
 
 	advanceSeconds *prometheus.HistogramVec
 	lockWait       prometheus.Histogram
@@ -53,6 +56,7 @@ type Stats struct {
 	Redispatches     int64 `json:"redispatches"`
 	Finished         int64 `json:"finished"`
 	Refused          int64 `json:"refused"`
+	PermanentErrors  int64 `json:"permanentErrors"`
 }
 
 // Stats returns the controller's counters.
@@ -61,6 +65,6 @@ func (c *Controller) Stats() Stats {
 	return Stats{
 		Submits: m.submits.Load(), DuplicateSubmits: m.duplicateSubmits.Load(), Results: m.results.Load(), Ignored: m.ignored.Load(),
 		Writes: m.writes.Load(), Conflicts: m.conflicts.Load(), Dispatches: m.dispatches.Load(), Redispatches: m.redispatches.Load(),
-		Finished: m.finished.Load(), Refused: m.refused.Load(),
+		Finished: m.finished.Load(), Refused: m.refused.Load(), PermanentErrors: m.permanentErrors.Load(),
 	}
 }

@@ -122,7 +122,12 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(k)
-	if err := c.reconcile(ctx, k); err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+	err := c.reconcile(ctx, k)
+	if isPermanent(err) {
+		// Retrying would be refused the same way; failRun logged it.
+		return true
+	}
+	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
 		c.cfg.Logger.WarnContext(ctx, "advance failed; trying again", "workflow", k.String(), "error", err)
 		c.queue.AddAfter(k, time.Second)
 	}

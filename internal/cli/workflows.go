@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -90,6 +91,9 @@ did not succeed.`,
 			if wf.Namespace == "" {
 				wf.Namespace = c.namespace
 			}
+			if err := c.offloadArguments(cmd.Context(), wf); err != nil {
+				return err
+			}
 			if errs := v1alpha1.ValidateWorkflow(wf); len(errs) > 0 {
 				return fmt.Errorf("invalid workflow, nothing submitted:\n%w", errs.ToAggregate())
 			}
@@ -113,8 +117,9 @@ did not succeed.`,
 	}
 	c.addFlags(cmd, true)
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the run until it ends")
-	cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "an argument, name=value")
+	cmd.Flags().StringArrayVarP(&params, "parameter", "p", nil, "an argument, name=value or name=@FILE (the file's content); values above the offload threshold (64 KiB, $ZEROFLOW_OFFLOAD_THRESHOLD) go to the artifact store (--artifacts) as a valueRef")
 	cmd.Flags().StringVar(&from, "from", "", "submit from workflowtemplate/NAME")
+	cmd.Flags().StringVar(&c.artifacts, "artifacts", "", "the artifact store large arguments go to (default $ZEROFLOW_ARTIFACTS, else the running zeroflow dev's)")
 	return cmd
 }
 
@@ -154,11 +159,21 @@ func setParams(wf *v1alpha1.Workflow, params []string) error {
 		if !ok {
 			return fmt.Errorf("-p %q: want name=value", p)
 		}
+		if file, ok := strings.CutPrefix(value, "@"); ok {
+			// -p name=@FILE: the value is the file's content, as curl's
+			// --data @FILE, so that a large payload needs no shell quoting.
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("-p %s=@%s: %w", name, file, err)
+			}
+			value = string(b)
+		}
 		v := v1alpha1.AnyString(value)
 		set := false
 		for i := range wf.Spec.Arguments.Parameters {
 			if wf.Spec.Arguments.Parameters[i].Name == name {
 				wf.Spec.Arguments.Parameters[i].Value = &v
+				wf.Spec.Arguments.Parameters[i].ValueRef = nil
 				set = true
 			}
 		}
@@ -210,6 +225,7 @@ func newListCommand() *cobra.Command {
 
 func newGetCommand() *cobra.Command {
 	var c conn
+	var showValues bool
 	cmd := &cobra.Command{
 		Use:   "get NAME",
 		Short: "Show a workflow and its node tree, with phases and durations",
@@ -223,15 +239,144 @@ func newGetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if showValues {
+				if err := c.resolveValues(cmd.Context(), wf); err != nil {
+					return err
+				}
+			}
 			if ok, err := printObject(cmd.OutOrStdout(), c.output, wf); ok {
 				return err
 			}
-			printWorkflow(cmd.OutOrStdout(), wf, c.output == "wide", time.Now())
+			printWorkflow(cmd.OutOrStdout(), offloadedShort(wf), c.output == "wide", time.Now())
 			return nil
 		},
 	}
 	c.addFlags(cmd, true)
+	cmd.Flags().BoolVar(&showValues, "show-values", false, "load offloaded values (valueRef, parameterRefs, resultRef) from the artifact store and show them in place")
+	cmd.Flags().StringVar(&c.artifacts, "artifacts", "", "the artifact store, for --show-values (default $ZEROFLOW_ARTIFACTS, else the running zeroflow dev's)")
 	return cmd
+}
+
+// offloadArguments moves the arguments above the offload threshold to the
+// artifact store before the Workflow is created, as the controller does
+// for a submit event: the API keeps references, not payloads. With no
+// store reachable, they stay inline (and a Workflow too large for the API
+// is refused by it).
+func (c *conn) offloadArguments(ctx context.Context, wf *v1alpha1.Workflow) error {
+	limits, err := sdk.OffloadLimitsFromEnv()
+	if err != nil {
+		return err
+	}
+	var store sdk.Artifacts
+	for i := range wf.Spec.Arguments.Parameters {
+		p := &wf.Spec.Arguments.Parameters[i]
+		if p.Value == nil || int64(len(*p.Value)) <= limits.Threshold {
+			continue
+		}
+		if store == nil {
+			if store, err = c.artifactStore(); err != nil {
+				return fmt.Errorf("argument %s is %d bytes, above the offload threshold of %d: %w", p.Name, len(*p.Value), limits.Threshold, err)
+			}
+		}
+		ref, err := sdk.PutValue(ctx, store, wf.Namespace, []byte(*p.Value))
+		if err != nil {
+			return fmt.Errorf("argument %s: %w", p.Name, err)
+		}
+		p.ValueRef, p.Value = &ref, nil
+	}
+	return nil
+}
+
+// offloadedText is how an offloaded value shows: short, with what finds it.
+func offloadedText(ref v1alpha1.ValueRef) string {
+	d := ref.Digest
+	if len(d) > 19 {
+		d = d[:19] + "…"
+	}
+	return fmt.Sprintf("(offloaded: %d bytes, %s, key %s)", ref.Size, d, ref.Key)
+}
+
+// offloadedShort is wf for the table view: each offloaded value in its
+// short form where the value would be.
+func offloadedShort(wf *v1alpha1.Workflow) *v1alpha1.Workflow {
+	wf = wf.DeepCopy()
+	for i := range wf.Spec.Arguments.Parameters {
+		p := &wf.Spec.Arguments.Parameters[i]
+		if p.ValueRef != nil && p.Value == nil {
+			v := v1alpha1.AnyString(offloadedText(*p.ValueRef))
+			p.Value = &v
+		}
+	}
+	for id, n := range wf.Status.Nodes {
+		if n.Outputs == nil {
+			continue
+		}
+		for name, ref := range n.Outputs.ParameterRefs {
+			if n.Outputs.Parameters == nil {
+				n.Outputs.Parameters = map[string]string{}
+			}
+			n.Outputs.Parameters[name] = offloadedText(ref)
+		}
+		if n.Outputs.ResultRef != nil && n.Outputs.Result == nil {
+			r := offloadedText(*n.Outputs.ResultRef)
+			n.Outputs.Result = &r
+		}
+		wf.Status.Nodes[id] = n
+	}
+	return wf
+}
+
+// resolveValues loads wf's offloaded values from the store into place.
+func (c *conn) resolveValues(ctx context.Context, wf *v1alpha1.Workflow) error {
+	store, err := c.artifactStore()
+	if err != nil {
+		return err
+	}
+	limits, err := sdk.OffloadLimitsFromEnv()
+	if err != nil {
+		return err
+	}
+	load := func(ref v1alpha1.ValueRef) (string, error) {
+		b, err := sdk.GetValue(ctx, store, wf.Namespace, ref, limits.MaxValue)
+		return string(b), err
+	}
+	for i := range wf.Spec.Arguments.Parameters {
+		p := &wf.Spec.Arguments.Parameters[i]
+		if p.ValueRef == nil {
+			continue
+		}
+		v, err := load(*p.ValueRef)
+		if err != nil {
+			return fmt.Errorf("argument %s: %w", p.Name, err)
+		}
+		av := v1alpha1.AnyString(v)
+		p.Value, p.ValueRef = &av, nil
+	}
+	for id, n := range wf.Status.Nodes {
+		if n.Outputs == nil {
+			continue
+		}
+		for name, ref := range n.Outputs.ParameterRefs {
+			v, err := load(ref)
+			if err != nil {
+				return fmt.Errorf("node %s output %s: %w", id, name, err)
+			}
+			if n.Outputs.Parameters == nil {
+				n.Outputs.Parameters = map[string]string{}
+			}
+			n.Outputs.Parameters[name] = v
+		}
+		n.Outputs.ParameterRefs = nil
+		if n.Outputs.ResultRef != nil {
+			v, err := load(*n.Outputs.ResultRef)
+			if err != nil {
+				return fmt.Errorf("node %s result: %w", id, err)
+			}
+			n.Outputs.Result, n.Outputs.ResultRef = &v, nil
+		}
+		wf.Status.Nodes[id] = n
+	}
+	return nil
 }
 
 func getWorkflow(ctx context.Context, cl *controller.Client, ns, name string) (*v1alpha1.Workflow, error) {

@@ -196,6 +196,8 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			ResyncPeriod:    10 * time.Second,
 			Metrics:         f.registry,
 			Schedules:       schedules,
+			// A submit's large arguments go where the steps read them.
+			Artifacts: rt.store,
 		})
 		if err != nil {
 			return err
