@@ -198,6 +198,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if rt.store, err = sdk.OpenArtifacts(rt.artifacts); err != nil {
 		return nil, err
 	}
+	if _, err := sdk.OffloadLimitsFromEnv(); err != nil {
+		return nil, err
+	}
 	// The data dir holds the API's data, the broker's events and the
 	// artifacts: other local users have no business reading them.
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
@@ -295,7 +298,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	controllerSubject := sdk.ServiceAccountSubject(DefaultNamespace, render.ControllerServiceAccount)
 	env := &runEnv{api: api, broker: s.Broker, publish: func(ctx context.Context, ev event.Event) error {
 		return s.Broker.PublishAs(ctx, controllerSubject, DefaultNamespace, "default", ev)
-	}, dynamic: client, mapper: mapper}
+	}, dynamic: client, mapper: mapper, offload: rt.offload()}
+	fns.offload = env.offload
 	if err := fns.start(fctx, env); err != nil {
 		return nil, fmt.Errorf("start functions: %w", err)
 	}

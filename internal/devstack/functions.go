@@ -62,6 +62,10 @@ type functions struct {
 	// and go (reconcile.go). Guarded by mu.
 	units map[string]*unit
 
+	// offload is the stack's artifact store for large events and values,
+	// set before the functions start.
+	offload sdk.EventOffload
+
 	// ids gives each function its identity (sender identity is always on
 	// in the dev stack).
 	ids *identities
@@ -104,6 +108,10 @@ type runEnv struct {
 	// them.
 	dynamic dynamic.Interface
 	mapper  meta.RESTMapper
+	// offload is the stack's artifact store as every function's place for
+	// events and values above the offload threshold (DESIGN §11): the
+	// functions in this process do not read $ZEROFLOW_ARTIFACTS.
+	offload sdk.EventOffload
 }
 
 // planFunctions opens the listeners of every function of objs and renders
@@ -265,7 +273,7 @@ func (f *functions) startWebhook(ctx context.Context, env *runEnv, u *unit, es *
 	send := func(ctx context.Context, ev event.Event) error {
 		return env.broker.PublishAs(ctx, sender, es.Namespace, es.Spec.BrokerName(), ev)
 	}
-	w, err := webhook.New(es, webhook.Options{Send: send, Secrets: f.secrets, Logger: f.logger})
+	w, err := webhook.New(es, webhook.Options{Send: send, Secrets: f.secrets, Logger: f.logger, Offload: &env.offload})
 	if err != nil {
 		return err
 	}
@@ -354,14 +362,15 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) (_ *unit, err error) {
 				Sensor:  s,
 				Dynamic: env.dynamic,
 				Mapper:  env.mapper,
-				Send:    sdk.NewSender(sink).WithToken(token).Send,
+				Send:    sdk.NewSender(sink).WithToken(token).WithOffload(env.offload, "").Send,
 				Secrets: f.secrets,
 				Logger:  f.logger,
+				Offload: &env.offload,
 			})
 			if err != nil {
 				return err
 			}
-			return sdk.Serve(ictx, sn, sdk.Options{Listener: l, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+			return sdk.Serve(ictx, sn, sdk.Options{Listener: l, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second, Offload: env.offload})
 		}), scale{})
 		return nil
 	}
@@ -374,7 +383,7 @@ func (f *functions) planSensor(s *v1alpha1.Sensor) (_ *unit, err error) {
 func (f *functions) runHandler(ctx context.Context, u *unit, namespace, name, serviceAccount, brokerName string, l net.Listener, h sdk.Handler, sink string, sc scale) {
 	auth, token := f.ids.serveOptions(namespace, name, serviceAccount, brokerName)
 	f.run(ctx, u, name, l, funcrunner.InProcess(func(ictx context.Context, il net.Listener) error {
-		return sdk.Serve(ictx, h, sdk.Options{Listener: il, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second})
+		return sdk.Serve(ictx, h, sdk.Options{Listener: il, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("function", name), DrainTimeout: 10 * time.Second, Offload: f.offload})
 	}), sc)
 }
 

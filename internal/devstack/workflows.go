@@ -217,7 +217,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		go func() {
 			defer f.wg.Done()
 			auth, token := f.ids.serveOptions(DefaultNamespace, render.ControllerService, render.ControllerServiceAccount, "default")
-			if err := sdk.Serve(ctx, c, sdk.Options{Listener: cl, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("component", "controller"), DrainTimeout: 10 * time.Second}); err != nil {
+			if err := sdk.Serve(ctx, c, sdk.Options{Listener: cl, Sink: sink, Auth: auth, Token: token, Logger: f.logger.With("component", "controller"), DrainTimeout: 10 * time.Second, Offload: env.offload}); err != nil {
 				f.errs <- fmt.Errorf("controller: %w", err)
 			}
 		}()
@@ -230,7 +230,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			var h sdk.Handler
 			switch b.name {
 			case engine.FunctionExec:
-				h = exec.New(exec.Options{Artifacts: store})
+				h = exec.New(exec.Options{Artifacts: store, Secrets: f.secrets})
 			case engine.FunctionHTTP:
 				h = zfhttp.New(zfhttp.Options{Artifacts: store, Secrets: f.secrets, Hosts: rt.hosts})
 			case engine.FunctionResource:
@@ -289,4 +289,13 @@ func splitRef(ref string) (string, string) {
 		return ns, name
 	}
 	return DefaultNamespace, ref
+}
+
+// offload is the stack's artifact store as the place for events and values
+// above the offload threshold, with the limits the environment sets
+// ($ZEROFLOW_OFFLOAD_THRESHOLD, $ZEROFLOW_MAX_OFFLOADED_VALUE) or the
+// defaults: a bad value was reported when the stack started.
+func (rt *workflowRuntime) offload() sdk.EventOffload {
+	limits, _ := sdk.OffloadLimitsFromEnv()
+	return sdk.EventOffload{Store: rt.store, Limits: limits}
 }
