@@ -49,3 +49,7 @@ echo
 
 echo "## Workflows: Workflow-A on zeroflow dev under k6, against what limits it"
 go run ./hack/workflowbench -runs "$count" -count "${WORKFLOW_BENCH_COUNT:-1000}" -k6 "${K6:-bin/k6-v1.8.1}"
+echo
+
+echo "## Large bodies: Workflow-A with 1 KB, 100 KB and 1 MB webhook bodies (offloaded above 64 KiB), and the artifact store's raw rate"
+go run ./hack/largebench -runs "${LARGE_BENCH_RUNS:-3}" -count "${LARGE_BENCH_COUNT:-40}"
