@@ -351,3 +351,42 @@ func TestArtifactRepositoryRef(t *testing.T) {
 		t.Fatalf("missing key: %s %q, want Error naming it", got.Status.Phase, got.Status.Message)
 	}
 }
+
+// A status the API server itself refuses (etcd's "request is too large",
+// with the controller's own bound set out of the way) is a permanent error
+// too: the run ends in Error within seconds with the API's reason, not a
+// write retried for ever.
+func TestStatusRefusedByTheAPIEndsRunInError(t *testing.T) {
+	ns := uniqueNamespace("refused")
+	c, sent := directController(t, controller.Config{MaxObjectBytes: 64 << 20})
+	wf := workflow(t, oneStep)
+	wf.Namespace = ns
+	start := time.Now()
+	if err := submitDirect(t, c, wf); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	run, ok := stepRunOf(t, c, sent, ns, "big")
+	if !ok {
+		t.Fatal("no step.run sent")
+	}
+	before := len(sent.ofType(events.TypeStepRun))
+	big := strings.Repeat("x", 2500<<10)
+	res := events.StepResult{Phase: v1alpha1.NodeSucceeded, Outputs: &v1alpha1.NodeOutputs{Result: &big}}
+	if _, err := c.Handle(context.Background(), resultFor(t, run, res)); err != nil {
+		t.Fatalf("result: %v (want it taken: the run ends in Error)", err)
+	}
+	got, err := client.GetWorkflow(context.Background(), ns, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != v1alpha1.WorkflowError || !strings.Contains(got.Status.Message, "could not be written") || !strings.Contains(got.Status.Message, "too large") {
+		t.Fatalf("phase %s, message %q; want Error with the API's reason", got.Status.Phase, got.Status.Message)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+	if n := len(sent.ofType(events.TypeStepRun)); n != before {
+		t.Errorf("%d step.run sent, want %d (the step must not run again)", n, before)
+	}
+	t.Logf("message: %s", got.Status.Message)
+}

@@ -58,7 +58,7 @@ func permanentAPIError(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case apierrors.IsRequestEntityTooLargeError(err), strings.Contains(err.Error(), "request is too large"):
+	case apierrors.IsRequestEntityTooLargeError(err), tooLargeText(err):
 		return "the API server refused the write as too large"
 	case apierrors.IsInvalid(err):
 		return "the API server refused the write as invalid"
@@ -66,6 +66,15 @@ func permanentAPIError(err error) string {
 		return "the API server refused the write as a bad request"
 	}
 	return ""
+}
+
+// tooLargeText reports whether err is etcd's refusal of a too-large
+// request: by the server ("request is too large") or by its client in the
+// API server, before sending ("trying to send message larger than max").
+// Both reach the controller as a 500 with that text.
+func tooLargeText(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "request is too large") || strings.Contains(s, "message larger than max")
 }
 
 // objectBytes is the size of wf as the API server stores it (JSON).
@@ -184,7 +193,7 @@ func errorStatus(st *v1alpha1.WorkflowStatus, reason string, now time.Time, bare
 // refused for good: 413 for too large, 400 else, so that no sender retries
 // it.
 func submitStatus(err error) int {
-	if apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large") || strings.Contains(err.Error(), "above the limit") {
+	if apierrors.IsRequestEntityTooLargeError(err) || tooLargeText(err) || strings.Contains(err.Error(), "above the limit") {
 		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusBadRequest
