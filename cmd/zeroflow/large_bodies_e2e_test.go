@@ -196,5 +196,24 @@ func TestLargeWebhookBodiesEndToEnd(t *testing.T) {
 		if out := zf("get", wf.Name, "--show-values", "-o", "json"); !strings.Contains(out, `execution 7 finished`) {
 			t.Errorf("zeroflow get --show-values does not load the payload (%d bytes of output)", len(out))
 		}
+		// A run that cannot go on ends in Error at once, its reason in
+		// `zeroflow get`: here an artifactRepositoryRef to a ConfigMap
+		// that does not exist.
+		bad := filepath.Join(t.TempDir(), "bad.yaml")
+		if err := os.WriteFile(bad, []byte("apiVersion: zeroflow.dev/v1alpha1\nkind: Workflow\nmetadata: {name: no-repo}\nspec:\n  workflowTemplateRef: {name: wft-a-simple}\n  artifactRepositoryRef: {configMap: nope}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		zf("submit", bad)
+		start := time.Now()
+		for {
+			out := zf("get", "no-repo")
+			if strings.Contains(out, "Error") && strings.Contains(out, "ConfigMap default/nope not found") {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("zeroflow get after 10s:\n%s", out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	})
 }
