@@ -94,6 +94,13 @@ stops on SIGTERM after draining.`,
 			if err != nil {
 				return err
 			}
+			// The artifact store a submit's large arguments are offloaded to
+			// ($ZEROFLOW_ARTIFACTS, the zeroflow-artifacts Secret on a
+			// cluster); none: only small values can be submitted.
+			store, err := sdk.OpenArtifacts(os.Getenv(sdk.EnvArtifacts))
+			if err != nil {
+				return fmt.Errorf("$%s: %w", sdk.EnvArtifacts, err)
+			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctrl, err := controller.New(controller.Config{
@@ -108,6 +115,7 @@ stops on SIGTERM after draining.`,
 				CrossNamespace:  pairs,
 				Schedules:       schedules,
 				Sources:         sources,
+				Artifacts:       store,
 			})
 			if err != nil {
 				return err
