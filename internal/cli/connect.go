@@ -21,8 +21,9 @@ import (
 // workflow commands find the dev stack's kubeconfig and artifacts there.
 const devDataDir = ".zeroflow"
 
-// conn is how a workflow command reaches the API: the dev stack in
-// ./.zeroflow when it runs, else $KUBECONFIG or ~/.kube/config.
+// conn is how a workflow command reaches the API, in kubectl's order:
+// --kubeconfig, else $KUBECONFIG, else the dev stack's
+// ./.zeroflow/kubeconfig when there is one, else ~/.kube/config.
 type conn struct {
 	kubeconfig string
 	namespace  string
@@ -31,7 +32,7 @@ type conn struct {
 }
 
 func (c *conn) addFlags(cmd *cobra.Command, withOutput bool) {
-	cmd.Flags().StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig to use (default: the zeroflow dev stack's .zeroflow/kubeconfig if present, else $KUBECONFIG or ~/.kube/config)")
+	cmd.Flags().StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig to use (default: $KUBECONFIG, else the zeroflow dev stack's .zeroflow/kubeconfig if present, else ~/.kube/config)")
 	cmd.Flags().StringVarP(&c.namespace, "namespace", "n", "default", "namespace of the workflows")
 	if withOutput {
 		cmd.Flags().StringVarP(&c.output, "output", "o", "", "output format: json, yaml or wide")
@@ -39,13 +40,7 @@ func (c *conn) addFlags(cmd *cobra.Command, withOutput bool) {
 }
 
 func (c *conn) client() (*controller.Client, error) {
-	path := c.kubeconfig
-	if path == "" {
-		dev := filepath.Join(devDataDir, "kubeconfig")
-		if _, err := os.Stat(dev); err == nil {
-			path = dev
-		}
-	}
+	path := kubeconfigPath(c.kubeconfig, os.Getenv(clientcmd.RecommendedConfigPathEnvVar))
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if path != "" {
 		rules.ExplicitPath = path
@@ -55,6 +50,21 @@ func (c *conn) client() (*controller.Client, error) {
 		return nil, fmt.Errorf("no Kubernetes API to talk to (start one with `zeroflow dev`, or pass --kubeconfig): %w", err)
 	}
 	return controller.NewClient(cfg)
+}
+
+// kubeconfigPath is the kubeconfig to load explicitly: the flag, else none
+// when $KUBECONFIG is set (the loading rules read it, as kubectl does: a
+// user who set it means that cluster), else the dev stack's when present,
+// else none (~/.kube/config).
+func kubeconfigPath(flag, env string) string {
+	if flag != "" || env != "" {
+		return flag
+	}
+	dev := filepath.Join(devDataDir, "kubeconfig")
+	if _, err := os.Stat(dev); err == nil {
+		return dev
+	}
+	return ""
 }
 
 // artifacts opens the artifact store: --artifacts, else

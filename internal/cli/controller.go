@@ -50,7 +50,7 @@ func newControllerCommand() *cobra.Command {
 		Long: `controller serves workflow.submit, step.result and tick CloudEvents on
 --addr (default :$PORT), sends step.run and workflow.finished to --sink
 (default $K_SINK, the broker), and watches the Workflows of the API that
---kubeconfig names (default: the zeroflow dev stack's, else $KUBECONFIG). Where
+--kubeconfig names (default: $KUBECONFIG, else the zeroflow dev stack's). Where
 that API serves Knative's PingSources (a cluster), it also watches
 CronWorkflows and keeps their PingSources in step: created, changed and
 deleted with them, owned by them. Where it serves Knative Services, it does
