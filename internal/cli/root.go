@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -35,6 +36,11 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := root.ExecuteContext(ctx); err != nil {
 		if !errors.Is(err, errLint) {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				// A bare "connection refused" does not say which API or why.
+				fmt.Fprintln(stderr, "Hint: nothing answers at that address. Is `zeroflow dev` running? "+
+					"The CLI uses --kubeconfig, else $KUBECONFIG, else .zeroflow/kubeconfig, else ~/.kube/config.")
+			}
 		}
 		return 1
 	}
