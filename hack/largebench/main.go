@@ -12,31 +12,23 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
-	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/hack/internal/benchstack"
 )
 
 func main() {
@@ -46,52 +38,42 @@ func main() {
 		paced = flag.Int("paced", 10, "webhooks per size in the latency run")
 	)
 	flag.Parse()
-	bin := filepath.Join(os.TempDir(), "largebench-zeroflow")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/zeroflow").CombinedOutput(); err != nil {
-		log.Fatalf("build: %v\n%s", err, out)
+	ctx := context.Background()
+	bin, err := benchstack.BuildZeroflow(ctx, "largebench-zeroflow")
+	if err != nil {
+		log.Fatal(err)
 	}
-	results := map[string][]float64{}
-	var order []string
-	record := func(name string, v float64) {
-		if _, ok := results[name]; !ok {
-			order = append(order, name)
-		}
-		results[name] = append(results[name], v)
-	}
+	results := benchstack.NewResults()
 	for r := range *runs {
 		fmt.Fprintf(os.Stderr, "run %d/%d\n", r+1, *runs)
-		one(bin, *count, *paced, record)
+		one(ctx, bin, *count, *paced, results.Record)
 	}
-	fmt.Println("| measurement | median | runs |")
-	fmt.Println("|---|---:|---|")
-	for _, name := range order {
-		vals := results[name]
-		sorted := append([]float64(nil), vals...)
-		sort.Float64s(sorted)
-		var all []string
-		for _, v := range vals {
-			all = append(all, strconv.FormatFloat(v, 'f', 1, 64))
-		}
-		fmt.Printf("| %s | %.1f | %s |\n", name, sorted[len(sorted)/2], strings.Join(all, ", "))
+	oneDecimal := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+	if err := results.WriteTable(os.Stdout, oneDecimal); err != nil {
+		log.Fatal(err)
 	}
 }
 
-func one(bin string, count, paced int, record func(string, float64)) {
-	s := start(bin)
-	defer s.stop()
-	storeRate(filepath.Join(s.dataDir, "artifacts"), record)
+func one(ctx context.Context, bin string, count, paced int, record func(string, float64)) {
+	st, err := benchstack.Start(ctx, benchstack.Options{Binary: bin, Name: "largebench"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Stop()
+	s := &stack{Stack: st}
+	storeRate(ctx, filepath.Join(s.DataDir, "artifacts"), record)
 	for _, size := range []int{1_000, 100_000, 1_000_000} {
 		label := fmt.Sprintf("%d KB", size/1000)
 		body := batch(size)
 		var lat []float64
 		for range paced {
 			t0 := time.Now()
-			s.post(body)
+			s.post(ctx, body)
 			lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
 		}
 		sort.Float64s(lat)
 		record("webhook POST → 200, "+label+" body, p50 (ms)", lat[len(lat)/2])
-		s.waitDone(paced)
+		s.waitDone(ctx, paced)
 		t0 := time.Now()
 		var wg sync.WaitGroup
 		next := make(chan struct{}, count)
@@ -104,21 +86,20 @@ func one(bin string, count, paced int, record func(string, float64)) {
 			go func() {
 				defer wg.Done()
 				for range next {
-					s.post(body)
+					s.post(ctx, body)
 				}
 			}()
 		}
 		wg.Wait()
-		s.waitDone(count)
+		s.waitDone(ctx, count)
 		record("Workflow-A runs Succeeded per second, "+label+" bodies", float64(count)/time.Since(t0).Seconds())
 	}
 }
 
 // storeRate is the artifact store's raw put and get rate for 100 KB and
 // 1 MB objects (what an offloaded value costs at the store).
-func storeRate(dir string, record func(string, float64)) {
+func storeRate(ctx context.Context, dir string, record func(string, float64)) {
 	store := sdk.DirArtifacts{Dir: dir}
-	ctx := context.Background()
 	for _, size := range []int{100_000, 1_000_000} {
 		value := bytes.Repeat([]byte("x"), size)
 		const n = 200
@@ -158,36 +139,28 @@ func batch(size int) []byte {
 	return []byte(b.String())
 }
 
+// stack is the dev stack and how many of its runs the bench has seen done.
 type stack struct {
-	cmd     *exec.Cmd
-	dataDir string
-	webhook string
-	client  *controller.Client
-	done    int
+	*benchstack.Stack
+	done int
 }
 
-func (s *stack) post(body []byte) {
-	resp, err := http.Post(s.webhook, "application/json", bytes.NewReader(body))
-	if err != nil {
+func (s *stack) post(ctx context.Context, body []byte) {
+	if err := s.Post(ctx, body); err != nil {
 		log.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		log.Fatalf("webhook answered %d for %d bytes", resp.StatusCode, len(body))
 	}
 }
 
 // waitDone waits for n more runs to complete; any that did not succeed
 // stops the bench.
-func (s *stack) waitDone(n int) {
+func (s *stack) waitDone(ctx context.Context, n int) {
 	want := s.done + n
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		l, err := s.client.ListWorkflows(context.Background(), "default", metav1.ListOptions{})
+		items, err := s.Workflows(ctx)
 		if err == nil {
 			done := 0
-			for _, wf := range l.Items {
+			for _, wf := range items {
 				if wf.Status.Phase.Completed() {
 					if wf.Status.Phase != v1alpha1.WorkflowSucceeded {
 						log.Fatalf("workflow %s: %s %s", wf.Name, wf.Status.Phase, wf.Status.Message)
@@ -205,65 +178,4 @@ func (s *stack) waitDone(n int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func start(bin string) *stack {
-	dir, _ := os.MkdirTemp("", "largebench-example-")
-	data, _ := os.MkdirTemp("", "largebench-data-")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	for _, f := range []string{"eventsource.yaml", "sensor.yaml", "workflowtemplate.yaml", "services.yaml"} {
-		b, err := os.ReadFile(filepath.Join("examples/log-pipeline", f))
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(strings.ReplaceAll(string(b), `"12000"`, strconv.Quote(port))), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	cmd := exec.Command(bin, "dev", dir, "--data-dir", data, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--idle", "30s")
-	cmd.Stderr = io.Discard
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Press Ctrl-C") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(3 * time.Minute):
-		log.Fatal("zeroflow dev did not start")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(data, "kubeconfig"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	c, err := controller.NewClient(cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return &stack{cmd: cmd, dataDir: data, webhook: "http://127.0.0.1:" + port + "/workflow-a", client: c}
-}
-
-func (s *stack) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-	}
-	os.RemoveAll(s.dataDir)
 }

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -27,23 +26,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
-	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/hack/internal/benchstack"
 )
 
 func main() {
@@ -56,53 +52,38 @@ func main() {
 		keepGo = flag.Bool("keep", false, "keep the temporary directories")
 	)
 	flag.Parse()
-	bin := filepath.Join(os.TempDir(), "workflowbench-zeroflow")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/zeroflow").CombinedOutput(); err != nil {
-		log.Fatalf("build: %v\n%s", err, out)
+	ctx := context.Background()
+	bin, err := benchstack.BuildZeroflow(ctx, "workflowbench-zeroflow")
+	if err != nil {
+		log.Fatal(err)
 	}
-	results := map[string][]float64{}
-	var order []string
-	record := func(name string, v float64) {
-		if _, ok := results[name]; !ok {
-			order = append(order, name)
-		}
-		results[name] = append(results[name], v)
-	}
+	results := benchstack.NewResults()
 	for r := range *runs {
 		fmt.Fprintf(os.Stderr, "run %d/%d\n", r+1, *runs)
-		one(bin, *k6, *count, *rate, *paced, *keepGo, record)
+		one(ctx, bin, *k6, *count, *rate, *paced, *keepGo, results.Record)
 	}
-	fmt.Println("| measurement | median | runs |")
-	fmt.Println("|---|---:|---|")
-	for _, name := range order {
-		vals := results[name]
-		sorted := append([]float64(nil), vals...)
-		sort.Float64s(sorted)
-		fmt.Printf("| %s | %s | %s |\n", name, format(sorted[len(sorted)/2]), formatAll(vals))
+	if err := results.WriteTable(os.Stdout, format); err != nil {
+		log.Fatal(err)
 	}
 }
 
 // stack is one `zeroflow dev` process and what the bench watches of it.
 type stack struct {
-	cmd        *exec.Cmd
-	dataDir    string
-	webhook    string
-	metricsURL string
-	client     *controller.Client
-	results    *resultLog
+	*benchstack.Stack
+	results *resultLog
 }
 
-func one(bin, k6 string, count, rate int, paced time.Duration, keep bool, record func(string, float64)) {
-	s := start(bin, keep)
-	defer s.stop()
+func one(ctx context.Context, bin, k6 string, count, rate int, paced time.Duration, keep bool, record func(string, float64)) {
+	s := start(ctx, bin, keep)
+	defer s.Stop()
 
 	// From zero: every function is cold.
 	t0 := time.Now()
-	name := s.postAndWait(0)
+	name := s.postAndWait(ctx, 0)
 	record("one workflow from zero, every function cold: webhook → Succeeded (ms)", ms(time.Since(t0)))
 	_ = name
 	t0 = time.Now()
-	s.postAndWait(1)
+	s.postAndWait(ctx, 1)
 	record("one workflow, warm: webhook → Succeeded (ms)", ms(time.Since(t0)))
 	if mean, n := s.processStartMean(); n > 0 {
 		record("function process start → ready, mean over cold starts (ms)", mean)
@@ -110,7 +91,7 @@ func one(bin, k6 string, count, rate int, paced time.Duration, keep bool, record
 
 	// Paced: latency of each webhook to Running, and of each step hop.
 	beforePaced := s.scrape()
-	running := s.pacedLatency(rate, paced)
+	running := s.pacedLatency(ctx, rate, paced)
 	afterPaced := s.scrape()
 	p50, p99 := percentiles(running)
 	record(fmt.Sprintf("webhook accepted → workflow Running at %d/s, p50 (ms)", rate), p50)
@@ -142,18 +123,12 @@ func one(bin, k6 string, count, rate int, paced time.Duration, keep bool, record
 	hwm := s.peakMemory()
 	record("peak memory: zeroflow dev process (MiB)", hwm[0])
 	record("peak memory: function processes, summed (MiB)", hwm[1])
-	if failed := s.failedRuns(); failed > 0 {
+	if failed := s.failedRuns(ctx); failed > 0 {
 		log.Fatalf("%d workflows did not succeed", failed)
 	}
 }
 
-func start(bin string, keep bool) *stack {
-	dir, _ := os.MkdirTemp("", "workflowbench-example-")
-	data, _ := os.MkdirTemp("", "workflowbench-data-")
-	if !keep {
-		defer func() {}()
-	}
-	port := freePort()
+func start(ctx context.Context, bin string, keep bool) *stack {
 	rl := &resultLog{byWorkflow: map[string]map[string]events.StepResult{}}
 	rec := &http.Server{Handler: rl}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -161,16 +136,6 @@ func start(bin string, keep bool) *stack {
 		log.Fatal(err)
 	}
 	go rec.Serve(l)
-	for _, f := range []string{"eventsource.yaml", "sensor.yaml", "workflowtemplate.yaml", "services.yaml"} {
-		b, err := os.ReadFile(filepath.Join("examples/log-pipeline", f))
-		if err != nil {
-			log.Fatal(err)
-		}
-		s := strings.ReplaceAll(string(b), `"12000"`, strconv.Quote(port))
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
 	// A Trigger that copies every step result to the bench.
 	trigger := fmt.Sprintf(`apiVersion: eventing.knative.dev/v1
 kind: Trigger
@@ -180,75 +145,32 @@ spec:
   filter: {attributes: {type: %s}}
   subscriber: {uri: "http://%s"}
 `, events.TypeStepResult, l.Addr())
-	if err := os.WriteFile(filepath.Join(dir, "bench-trigger.yaml"), []byte(trigger), 0o644); err != nil {
-		log.Fatal(err)
-	}
-	cmd := exec.Command(bin, "dev", dir, "--data-dir", data, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--idle", "30s")
-	cmd.Stderr = io.Discard
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		var seen strings.Builder
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			seen.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Press Ctrl-C") {
-				ready <- seen.String()
-			}
-		}
-	}()
-	var banner string
-	select {
-	case banner = <-ready:
-	case <-time.After(3 * time.Minute):
-		log.Fatal("zeroflow dev did not start")
-	}
-	m := regexp.MustCompile(`metrics   (\S+)`).FindStringSubmatch(banner)
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(data, "kubeconfig"))
+	st, err := benchstack.Start(ctx, benchstack.Options{
+		Binary:     bin,
+		Name:       "workflowbench",
+		ExtraFiles: map[string]string{"bench-trigger.yaml": trigger},
+		HTTPClient: httpClient,
+		KeepDirs:   keep,
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := controller.NewClient(cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return &stack{cmd: cmd, dataDir: data, webhook: "http://127.0.0.1:" + port + "/workflow-a", metricsURL: m[1], client: c, results: rl}
-}
-
-func (s *stack) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-	}
-	os.RemoveAll(s.dataDir)
+	return &stack{Stack: st, results: rl}
 }
 
 var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
-func (s *stack) post(batch int) {
+func (s *stack) post(ctx context.Context, batch int) {
 	body := fmt.Sprintf(`{"batch": %d, "records": [{"level": "info", "message": "step finished"}, {"level": "warn", "message": "slow"}]}`, batch)
-	resp, err := httpClient.Post(s.webhook, "application/json", strings.NewReader(body))
-	if err != nil {
-		log.Fatalf("webhook: %v", err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		log.Fatalf("webhook answered %d", resp.StatusCode)
+	if err := s.Post(ctx, []byte(body)); err != nil {
+		log.Fatal(err)
 	}
 }
 
 // postAndWait sends one webhook and waits for its run to be archived.
-func (s *stack) postAndWait(batch int) string {
+func (s *stack) postAndWait(ctx context.Context, batch int) string {
 	before := s.archived()
-	s.post(batch)
+	s.post(ctx, batch)
 	deadline := time.Now().Add(2 * time.Minute)
 	for s.archived() == before {
 		if time.Now().After(deadline) {
@@ -260,16 +182,16 @@ func (s *stack) postAndWait(batch int) string {
 }
 
 func (s *stack) archived() int {
-	entries, _ := os.ReadDir(filepath.Join(s.dataDir, "artifacts", "runs", "default"))
+	entries, _ := os.ReadDir(filepath.Join(s.DataDir, "artifacts", "runs", "default"))
 	return len(entries)
 }
 
 // pacedLatency posts at rate for d, and returns for each webhook the time
 // from its 200 to its workflow being seen Running (through a watch).
-func (s *stack) pacedLatency(rate int, d time.Duration) []float64 {
-	ctx, cancel := context.WithCancel(context.Background())
+func (s *stack) pacedLatency(ctx context.Context, rate int, d time.Duration) []float64 {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := s.client.WatchWorkflows(ctx, "default", metav1.ListOptions{})
+	w, err := s.Client.WatchWorkflows(ctx, "default", metav1.ListOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -302,7 +224,7 @@ func (s *stack) pacedLatency(rate int, d time.Duration) []float64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.post(1000 + i)
+			s.post(ctx, 1000+i)
 			acceptedAt[i] = time.Now()
 		}()
 	}
@@ -347,7 +269,7 @@ func batchOf(wf *v1alpha1.Workflow) int {
 }
 
 func (s *stack) k6Burst(k6 string, count int) string {
-	out, err := exec.Command(k6, "run", "--quiet", "--no-usage-report", "-e", "URL="+s.webhook, "-e", "COUNT="+strconv.Itoa(count), "hack/k6/burst.js").CombinedOutput()
+	out, err := exec.Command(k6, "run", "--quiet", "--no-usage-report", "-e", "URL="+s.Webhook, "-e", "COUNT="+strconv.Itoa(count), "hack/k6/burst.js").CombinedOutput()
 	if err != nil {
 		log.Fatalf("k6: %v\n%s", err, out)
 	}
@@ -373,7 +295,7 @@ func (s *stack) processStartMean() (float64, int) {
 // labels, as written, to its value.
 func (s *stack) scrape() map[string]float64 {
 	out := map[string]float64{}
-	resp, err := http.Get(s.metricsURL)
+	resp, err := http.Get(s.MetricsURL)
 	if err != nil {
 		return out
 	}
@@ -412,7 +334,7 @@ func recordControllerParts(before, after map[string]float64, suffix string, reco
 
 // peakMemory is the VmHWM of the dev process and the sum of its children's.
 func (s *stack) peakMemory() [2]float64 {
-	own := vmHWM(s.cmd.Process.Pid)
+	own := vmHWM(s.Pid())
 	var kids float64
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -425,7 +347,7 @@ func (s *stack) peakMemory() [2]float64 {
 			continue
 		}
 		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(s.cmd.Process.Pid) {
+		if len(fields) > 1 && fields[1] == strconv.Itoa(s.Pid()) {
 			kids += vmHWM(pid)
 		}
 	}
@@ -446,13 +368,13 @@ func vmHWM(pid int) float64 {
 	return 0
 }
 
-func (s *stack) failedRuns() int {
-	l, err := s.client.ListWorkflows(context.Background(), "default", metav1.ListOptions{})
+func (s *stack) failedRuns(ctx context.Context) int {
+	items, err := s.Workflows(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
 	n := 0
-	for _, wf := range l.Items {
+	for _, wf := range items {
 		if wf.Status.Phase != v1alpha1.WorkflowSucceeded {
 			n++
 		}
@@ -528,16 +450,6 @@ func percentiles(v []float64) (p50, p99 float64) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return p
-}
-
 func format(v float64) string {
 	switch {
 	case v >= 100:
@@ -547,12 +459,4 @@ func format(v float64) string {
 	default:
 		return fmt.Sprintf("%.3f", v)
 	}
-}
-
-func formatAll(vs []float64) string {
-	parts := make([]string, len(vs))
-	for i, v := range vs {
-		parts[i] = format(v)
-	}
-	return strings.Join(parts, ", ")
 }
