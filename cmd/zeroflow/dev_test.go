@@ -37,7 +37,8 @@ func TestDevServesTheExampleAndStopsOnInterrupt(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
-	cmd := exec.Command(bin, "dev", "../../examples/log-pipeline", "--data-dir", dataDir, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	dir, _ := copyExampleOnFreePort(t)
+	cmd := exec.Command(bin, "dev", dir, "--data-dir", dataDir, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +50,7 @@ func TestDevServesTheExampleAndStopsOnInterrupt(t *testing.T) {
 	defer cmd.Process.Kill()
 
 	ready := make(chan string, 1)
+	exited := make(chan string, 1)
 	go func() {
 		var seen strings.Builder
 		sc := bufio.NewScanner(stdout)
@@ -58,10 +60,14 @@ func TestDevServesTheExampleAndStopsOnInterrupt(t *testing.T) {
 				ready <- seen.String()
 			}
 		}
+		// Its output ended: the process is gone, so do not wait longer.
+		exited <- seen.String()
 	}()
 	var out string
 	select {
 	case out = <-ready:
+	case seen := <-exited:
+		t.Fatalf("zeroflow dev exited before it was ready:\n%s", seen)
 	case <-time.After(90 * time.Second):
 		t.Fatal("zeroflow dev did not become ready within 90s")
 	}

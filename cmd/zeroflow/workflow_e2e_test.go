@@ -39,12 +39,13 @@ type devRun struct {
 	log    *lockedBuffer
 }
 
-// startDev copies the example (with the webhook on a free port) and runs
-// `zeroflow dev` on it with extra flags.
-func startDev(t *testing.T, bin string, flags ...string) *devRun {
+// copyExampleOnFreePort copies examples/log-pipeline with its webhook moved
+// from the fixed port 12000 to a free one, so that tests pass while a
+// `make run` holds 12000 on the same machine.
+func copyExampleOnFreePort(t *testing.T) (dir, port string) {
 	t.Helper()
-	dir := t.TempDir()
-	port := freePort(t)
+	dir = t.TempDir()
+	port = freePort(t)
 	for _, f := range []string{"eventsource.yaml", "sensor.yaml", "workflowtemplate.yaml", "services.yaml"} {
 		b, err := os.ReadFile(filepath.Join("../../examples/log-pipeline", f))
 		if err != nil {
@@ -55,6 +56,14 @@ func startDev(t *testing.T, bin string, flags ...string) *devRun {
 			t.Fatal(err)
 		}
 	}
+	return dir, port
+}
+
+// startDev copies the example (with the webhook on a free port) and runs
+// `zeroflow dev` on it with extra flags.
+func startDev(t *testing.T, bin string, flags ...string) *devRun {
+	t.Helper()
+	dir, port := copyExampleOnFreePort(t)
 	d := &devRun{dataDir: t.TempDir(), webhook: "http://127.0.0.1:" + port + "/workflow-a", log: &lockedBuffer{}}
 	args := append([]string{"dev", dir, "--data-dir", d.dataDir, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--idle", "20s"}, flags...)
 	d.cmd = exec.Command(bin, args...)
