@@ -45,6 +45,9 @@ between runs.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			kubeconfig := filepath.Join(dataDir, "kubeconfig")
+			if err := checkAddrsFree([][2]string{{"broker-addr", brokerAddr}, {"metrics-addr", metricsAddr}}); err != nil {
+				return err
+			}
 			stack, err := devstack.Start(ctx, devstack.Options{
 				Paths:          []string{dir},
 				DataDir:        dataDir,
