@@ -107,9 +107,26 @@ func (sc *tagScope) checkVariable(path *field.Path, name string) *field.Error {
 	case strings.HasPrefix(name, "lastRetry."):
 		return field.Invalid(path, tag,
 			"lastRetry.* is only visible in retryStrategy.expression, written without braces, e.g. expression: lastRetry.status == \"Error\"")
+	case isOwnOutputPath(name):
+		// Argo's {{outputs.artifacts.NAME.path}} and
+		// {{outputs.parameters.NAME.path}}: where the step writes them.
+		return nil
 	case strings.HasPrefix(name, "outputs."):
 		return field.Invalid(path, tag,
 			"a template's own outputs are not variables: refer to the outputs of a task or step, e.g. {{tasks.<name>.outputs.result}}")
 	}
 	return nil
+}
+
+// isOwnOutputPath reports outputs.artifacts.NAME.path and
+// outputs.parameters.NAME.path, the paths a template's own outputs are
+// written at.
+func isOwnOutputPath(name string) bool {
+	for _, family := range []string{"outputs.artifacts.", "outputs.parameters."} {
+		if rest, ok := strings.CutPrefix(name, family); ok {
+			n, ok := strings.CutSuffix(rest, ".path")
+			return ok && n != "" && !strings.Contains(n, ".")
+		}
+	}
+	return false
 }

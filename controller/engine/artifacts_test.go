@@ -13,7 +13,7 @@ import (
 const artifactTemplates = `
 - name: gen
   outputs: {artifacts: [{name: out, path: /tmp/out}]}
-  function: {name: gen}
+  function: {name: gen, payload: "{{outputs.artifacts.out.path}}"}
 - name: gen-opt
   outputs: {artifacts: [{name: out, path: /tmp/out, optional: true}]}
   function: {name: gen}
@@ -97,12 +97,19 @@ spec:
       - {name: inner, template: gen}
 ` + leaves + indent(artifactTemplates, 2),
 			steps: []step{
-				{in: submit(), dispatch: []string{"main.outer.inner"}},
+				{in: submit(), dispatch: []string{"main.outer.inner"}, check: func(t *testing.T, o engine.Outcome) {
+					if got := o.Dispatch[0].Template.Function.Payload; got != "/tmp/out" {
+						t.Errorf("{{outputs.artifacts.out.path}} gave %q", got)
+					}
+				}},
 				{in: okArtifacts("main.outer.inner", 0, "out="+key("main.outer.inner", 0, "out")), dispatch: []string{"main.read"},
 					check: checks(dispatchedArtifact("main.read", "in", key("main.outer.inner", 0, "out")),
 						func(t *testing.T, o engine.Outcome) {
 							if got := o.Status.Nodes["main.outer"].Outputs.Artifacts["result"]; got != key("main.outer.inner", 0, "out") {
 								t.Errorf("main.outer outputs.artifacts.result = %q", got)
+							}
+							if p := o.Status.Nodes["main.outer.inner"]; p.Phase != "Succeeded" {
+								t.Errorf("inner = %v", p.Phase)
 							}
 							if src := o.Dispatch[0].Template.Script.Source; src != "cat /tmp/in" {
 								t.Errorf("{{inputs.artifacts.in.path}} gave %q", src)

@@ -209,6 +209,9 @@ func (op *operation) awaitBackoff(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeS
 // dispatchAttempt records a Dispatch action for the current attempt of n.
 func (op *operation) dispatchAttempt(f frame, in resolvedInputs, n v1alpha1.NodeStatus, redispatch bool) error {
 	sc := op.leafScope(in, n)
+	if paths := outputPaths(f.tmpl); len(paths) > 0 {
+		sc = sc.child(paths)
+	}
 	refs := map[string]v1alpha1.ValueRef{}
 	tmpl, err := op.resolveLeaf(f.tmpl, sc, in, refs)
 	if err != nil {
@@ -228,6 +231,24 @@ func (op *operation) dispatchAttempt(f frame, in resolvedInputs, n v1alpha1.Node
 	}
 	op.dispatch = append(op.dispatch, d)
 	return nil
+}
+
+// outputPaths are {{outputs.artifacts.NAME.path}} and
+// {{outputs.parameters.NAME.path}} of a leaf: where its outputs are written
+// (exec maps them into the step's sandbox).
+func outputPaths(t *v1alpha1.Template) map[string]string {
+	out := map[string]string{}
+	for _, a := range t.Outputs.Artifacts {
+		if a.Path != "" {
+			out["outputs.artifacts."+a.Name+".path"] = a.Path
+		}
+	}
+	for _, p := range t.Outputs.Parameters {
+		if p.ValueFrom != nil && p.ValueFrom.Path != "" {
+			out["outputs.parameters."+p.Name+".path"] = p.ValueFrom.Path
+		}
+	}
+	return out
 }
 
 func (op *operation) leafScope(in resolvedInputs, n v1alpha1.NodeStatus) *scope {
