@@ -23,6 +23,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/proctree"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
 
@@ -107,7 +108,7 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		return sdk.StepOutput{}, sdk.Errored(err)
 	}
 	// The command's children die with it when the step times out.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = proctree.Attr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	logw := sdk.LogWriter(ctx)

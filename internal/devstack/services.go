@@ -16,6 +16,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+	"github.com/zeroflow-dev/zeroflow/internal/proctree"
 )
 
 // builtService is a Knative Service of the directory with the local
@@ -82,6 +83,8 @@ func buildServices(ctx context.Context, objs []manifestfile.Object, binDir strin
 		g.Go(func() error {
 			cmd := osexec.CommandContext(gctx, "go", "build", "-o", j.out, j.importPath)
 			cmd.Dir = j.moduleDir
+			// A build dies with the stack, even when the stack is killed.
+			cmd.SysProcAttr = proctree.Attr()
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Run(); err != nil {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/zeroflow-dev/zeroflow/internal/proctree"
 )
 
 // InProcess starts instances that serve in this process: serve is given a
@@ -88,7 +90,8 @@ func Process(cfg ProcessConfig) Starter {
 		cmd := exec.Command(cfg.Path, cfg.Args...)
 		cmd.Env = append(append(os.Environ(), cfg.Env...), "PORT="+strconv.Itoa(port))
 		cmd.Stdout, cmd.Stderr = cfg.Output, cfg.Output
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// Its own group, and it dies with zeroflow even on SIGKILL.
+		cmd.SysProcAttr = proctree.Attr()
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start %s: %w", cfg.Path, err)
 		}
