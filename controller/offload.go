@@ -3,27 +3,17 @@ package controller
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 )
 
-// digestPattern is a ValueRef's digest, as the CRD's schema has it.
-var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-
 // checkValueRef says why ref cannot be namespace's offloaded value ("" when
-// it can): its key must be that namespace's content key for its digest, so
-// that a reference names nothing but a value of its own namespace.
+// it can): sdk.CheckValueRef, as a message.
 func checkValueRef(namespace string, ref v1alpha1.ValueRef) string {
-	switch {
-	case !digestPattern.MatchString(ref.Digest):
-		return fmt.Sprintf("digest %q is not sha256:<64 hex digits>", ref.Digest)
-	case ref.Key != sdk.OffloadKey(namespace, ref.Digest):
-		return fmt.Sprintf("key %q is not %s", ref.Key, sdk.OffloadKey(namespace, ref.Digest))
-	case ref.Size < 0:
-		return fmt.Sprintf("size %d is negative", ref.Size)
+	if err := sdk.CheckValueRef(namespace, ref); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -59,22 +49,15 @@ func checkResultRefs(namespace string, out *v1alpha1.NodeOutputs) string {
 // error otherwise). Without a store, values stay inline, and the size
 // check decides.
 func (c *Controller) offloadArguments(ctx context.Context, wf *v1alpha1.Workflow) error {
-	for i := range wf.Spec.Arguments.Parameters {
-		p := &wf.Spec.Arguments.Parameters[i]
+	for _, p := range wf.Spec.Arguments.Parameters {
 		if p.ValueRef != nil {
 			if why := checkValueRef(wf.Namespace, *p.ValueRef); why != "" {
 				return &errPermanent{reason: fmt.Sprintf("spec.arguments.parameters[%s].valueRef: %s", p.Name, why)}
 			}
-			continue
 		}
-		if p.Value == nil || int64(len(*p.Value)) <= c.threshold || c.cfg.Artifacts == nil {
-			continue
-		}
-		ref, err := sdk.PutValue(ctx, c.cfg.Artifacts, wf.Namespace, []byte(*p.Value))
-		if err != nil {
-			return fmt.Errorf("argument %s: %w", p.Name, err)
-		}
-		p.ValueRef, p.Value = &ref, nil
 	}
-	return nil
+	if c.cfg.Artifacts == nil {
+		return nil
+	}
+	return sdk.OffloadParameters(ctx, c.cfg.Artifacts, wf.Namespace, c.threshold, wf.Spec.Arguments.Parameters)
 }

@@ -160,10 +160,10 @@ func ResolveEvent(ctx context.Context, o EventOffload, namespace string, ev *eve
 	}
 	// GetValue checks these too; checked here first so that they are
 	// told apart from a store that fails.
-	if ref.Key != OffloadKey(namespace, ref.Digest) || !strings.HasPrefix(ref.Digest, "sha256:") {
-		return nil, bad("not namespace %s's key for digest %q", namespace, ref.Digest)
+	if err := CheckValueRef(namespace, ref); err != nil {
+		return nil, bad("%v", err)
 	}
-	if ref.Size < 0 || ref.Size > o.Limits.MaxValue {
+	if ref.Size > o.Limits.MaxValue {
 		return nil, bad("%d bytes is more than the limit of %d ($%s)", ref.Size, o.Limits.MaxValue, EnvMaxOffloadedValue)
 	}
 	if o.err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -89,6 +90,51 @@ func PutValue(ctx context.Context, store ArtifactStore, namespace string, value 
 	return ref, nil
 }
 
+// digestPattern is a ValueRef's digest, as the CRD's schema has it.
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// CheckValueRef says why ref cannot be namespace's offloaded value (nil
+// when it can): its digest must be a SHA-256, its key that namespace's
+// content key for the digest (so that a reference names nothing but a
+// value of its own namespace), its size not negative.
+func CheckValueRef(namespace string, ref v1alpha1.ValueRef) error {
+	switch {
+	case !digestPattern.MatchString(ref.Digest):
+		return fmt.Errorf("digest %q is not sha256:<64 hex digits>", ref.Digest)
+	case ref.Key != OffloadKey(namespace, ref.Digest):
+		return fmt.Errorf("key %q is not namespace %s's key for digest %q (%s)", ref.Key, namespace, ref.Digest, OffloadKey(namespace, ref.Digest))
+	case ref.Size < 0:
+		return fmt.Errorf("size %d is negative", ref.Size)
+	}
+	return nil
+}
+
+// OffloadParameters stores each parameter value above threshold (<= 0:
+// DefaultOffloadThreshold) with PutValue for namespace and replaces it by
+// its ValueRef, so that a Workflow carries references, not payloads. One
+// that already has a ValueRef is left as it is. With no store, a value
+// above the threshold is an error that ErrNoOffloadStore matches.
+func OffloadParameters(ctx context.Context, store ArtifactStore, namespace string, threshold int64, params []v1alpha1.Parameter) error {
+	if threshold <= 0 {
+		threshold = DefaultOffloadThreshold
+	}
+	for i := range params {
+		p := &params[i]
+		if p.Value == nil || p.ValueRef != nil || int64(len(*p.Value)) <= threshold {
+			continue
+		}
+		if store == nil {
+			return fmt.Errorf("argument %s of %d bytes is above the offload threshold of %d bytes: %w", p.Name, len(*p.Value), threshold, ErrNoOffloadStore)
+		}
+		ref, err := PutValue(ctx, store, namespace, []byte(*p.Value))
+		if err != nil {
+			return fmt.Errorf("argument %s: %w", p.Name, err)
+		}
+		p.Value, p.ValueRef = nil, &ref
+	}
+	return nil
+}
+
 // GetValue loads what ref names, for a reader in namespace: the key must be
 // that namespace's offload key for the digest (so that a reference can
 // name nothing else), the size at most max, and the content must match
@@ -97,10 +143,10 @@ func GetValue(ctx context.Context, store ArtifactReader, namespace string, ref v
 	if store == nil {
 		return nil, fmt.Errorf("read offloaded value %s: no artifact store (set $%s)", ref.Key, EnvArtifacts)
 	}
-	if ref.Key != OffloadKey(namespace, ref.Digest) || !strings.HasPrefix(ref.Digest, "sha256:") {
-		return nil, fmt.Errorf("read offloaded value: key %q is not namespace %s's key for digest %q", ref.Key, namespace, ref.Digest)
+	if err := CheckValueRef(namespace, ref); err != nil {
+		return nil, fmt.Errorf("read offloaded value: %w", err)
 	}
-	if ref.Size < 0 || ref.Size > max {
+	if ref.Size > max {
 		return nil, fmt.Errorf("read offloaded value %s: %d bytes is more than the limit of %d ($%s)", ref.Key, ref.Size, max, EnvMaxOffloadedValue)
 	}
 	r, err := store.Get(ctx, ref.Key)

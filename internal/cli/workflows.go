@@ -267,24 +267,17 @@ func (c *conn) offloadArguments(ctx context.Context, wf *v1alpha1.Workflow) erro
 	if err != nil {
 		return err
 	}
-	var store sdk.Artifacts
-	for i := range wf.Spec.Arguments.Parameters {
-		p := &wf.Spec.Arguments.Parameters[i]
-		if p.Value == nil || int64(len(*p.Value)) <= limits.Threshold {
-			continue
-		}
-		if store == nil {
-			if store, err = c.artifactStore(); err != nil {
-				return fmt.Errorf("argument %s is %d bytes, above the offload threshold of %d: %w", p.Name, len(*p.Value), limits.Threshold, err)
-			}
-		}
-		ref, err := sdk.PutValue(ctx, store, wf.Namespace, []byte(*p.Value))
-		if err != nil {
-			return fmt.Errorf("argument %s: %w", p.Name, err)
-		}
-		p.ValueRef, p.Value = &ref, nil
+	// A store that cannot be opened matters only if a value needs it.
+	store, openErr := c.artifactStore()
+	var to sdk.ArtifactStore
+	if openErr == nil {
+		to = store
 	}
-	return nil
+	err = sdk.OffloadParameters(ctx, to, wf.Namespace, limits.Threshold, wf.Spec.Arguments.Parameters)
+	if openErr != nil && errors.Is(err, sdk.ErrNoOffloadStore) {
+		return fmt.Errorf("%w: %w", err, openErr)
+	}
+	return err
 }
 
 // offloadedText is how an offloaded value shows: short, with what finds it.

@@ -20,25 +20,11 @@ import (
 // submit event (DESIGN §11); the controller and the steps resolve it.
 // Without a store, a large value is a permanent error: no retry adds one.
 func offloadArguments(ctx context.Context, o sdk.EventOffload, namespace string, args *v1alpha1.Arguments) error {
-	threshold := o.Limits.Threshold
-	if threshold <= 0 {
-		threshold = sdk.DefaultOffloadThreshold
+	err := sdk.OffloadParameters(ctx, o.Store, namespace, o.Limits.Threshold, args.Parameters)
+	if errors.Is(err, sdk.ErrNoOffloadStore) {
+		return Permanent(err)
 	}
-	for i := range args.Parameters {
-		p := &args.Parameters[i]
-		if p.Value == nil || int64(len(p.Value.String())) <= threshold {
-			continue
-		}
-		if o.Store == nil {
-			return Permanent(fmt.Errorf("argument %s of %d bytes is above the offload threshold of %d bytes: %w", p.Name, len(p.Value.String()), threshold, sdk.ErrNoOffloadStore))
-		}
-		ref, err := sdk.PutValue(ctx, o.Store, namespace, []byte(p.Value.String()))
-		if err != nil {
-			return fmt.Errorf("argument %s: %w", p.Name, err)
-		}
-		p.Value, p.ValueRef = nil, &ref
-	}
-	return nil
+	return err
 }
 
 // offloadUnstructuredWorkflow is offloadArguments for a zeroflow Workflow
