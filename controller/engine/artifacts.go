@@ -1,13 +1,11 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
 	"github.com/zeroflow-dev/zeroflow/internal/expression"
-	"github.com/zeroflow-dev/zeroflow/internal/interpolate"
 )
 
 // Artifacts are passed by location, never by content: a node's
@@ -66,28 +64,11 @@ func (op *operation) resolveArtifact(a v1alpha1.Artifact, s *scope) (v1alpha1.Ar
 		a.FromExpression, a.Key = "", loc
 		return a, "", nil
 	}
-	raw, err := json.Marshal(a)
-	if err != nil {
-		return a, "", fmt.Errorf("encode: %w", err)
-	}
-	if !interpolate.Has(string(raw)) {
-		return a, "", nil
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return a, "", fmt.Errorf("decode: %w", err)
-	}
-	if doc, err = interpolate.JSON(doc, op.resolver(s)); err != nil {
+	out, err := substituteJSON(&a, op.resolver(s))
+	if err != nil || out == nil {
 		return a, "", err
 	}
-	if raw, err = json.Marshal(doc); err != nil {
-		return a, "", fmt.Errorf("encode: %w", err)
-	}
-	var out v1alpha1.Artifact
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return a, "", fmt.Errorf("after substitution: %w", err)
-	}
-	return out, "", nil
+	return *out, "", nil
 }
 
 // artifactFrom resolves a from reference ("{{tasks.A.outputs.artifacts.x}}").

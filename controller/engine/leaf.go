@@ -303,27 +303,39 @@ func (op *operation) resolveLeaf(t *v1alpha1.Template, sc *scope, in resolvedInp
 
 // substituteLeaf resolves every tag of t as text, in a copy.
 func (op *operation) substituteLeaf(t *v1alpha1.Template, sc *scope, refs map[string]v1alpha1.ValueRef) (*v1alpha1.Template, error) {
-	raw, err := json.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
-	}
-	if !bytes.Contains(raw, []byte("{{")) {
-		return t.DeepCopy(), nil
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("decode template %s: %w", t.Name, err)
-	}
-	doc, err = interpolate.JSON(doc, op.leafResolver(sc, refs))
+	out, err := substituteJSON(t, op.leafResolver(sc, refs))
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", t.Name, err)
 	}
-	if raw, err = json.Marshal(doc); err != nil {
-		return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
+	if out == nil {
+		return t.DeepCopy(), nil
 	}
-	var out v1alpha1.Template
+	return out, nil
+}
+
+// substituteJSON resolves the tags of every string in v, as its JSON, into
+// a new value; nil when v has no tags (the caller keeps or copies v).
+func substituteJSON[T any](v *T, resolve interpolate.Resolver) (*T, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if !bytes.Contains(raw, []byte("{{")) {
+		return nil, nil
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if doc, err = interpolate.JSON(doc, resolve); err != nil {
+		return nil, err
+	}
+	if raw, err = json.Marshal(doc); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	var out T
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("template %s after substitution: %w", t.Name, err)
+		return nil, fmt.Errorf("after substitution: %w", err)
 	}
 	return &out, nil
 }
