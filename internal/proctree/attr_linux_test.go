@@ -18,7 +18,20 @@ import (
 const parentEnv = "PROCTREE_TEST_PARENT"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(parentEnv) == "1" {
+	switch os.Getenv(parentEnv) {
+	case "guard":
+		// As zeroflow does: the command through Command, its output on
+		// this process's stdout, which the test reads.
+		cmd := Command("sh", "-c", os.Getenv(scriptEnv))
+		cmd.Stdout = os.Stdout
+		if err := cmd.Start(); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println("guard", cmd.Process.Pid)
+		time.Sleep(60 * time.Second)
+		os.Exit(0)
+	case "1":
 		child := exec.Command("sleep", "60")
 		child.SysProcAttr = Attr()
 		if err := child.Start(); err != nil {
