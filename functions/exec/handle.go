@@ -98,7 +98,7 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 	for i := range argv {
 		argv[i] = rewrite(argv[i])
 	}
-	cmd := osexec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := proctree.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = sandbox
 	if c.WorkingDir != "" {
 		cmd.Dir = rewrite(c.WorkingDir)
@@ -108,7 +108,6 @@ func run(ctx context.Context, opts Options, in sdk.StepInput) (sdk.StepOutput, e
 		return sdk.StepOutput{}, sdk.Errored(err)
 	}
 	// The command's children die with it when the step times out.
-	cmd.SysProcAttr = proctree.Attr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	logw := sdk.LogWriter(ctx)

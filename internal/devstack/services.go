@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -81,10 +80,10 @@ func buildServices(ctx context.Context, objs []manifestfile.Object, binDir strin
 	g.SetLimit(2)
 	for _, j := range jobs {
 		g.Go(func() error {
-			cmd := osexec.CommandContext(gctx, "go", "build", "-o", j.out, j.importPath)
+			// A build dies with the stack, its compiler and linker too, even
+			// when the stack is killed.
+			cmd := proctree.CommandContext(gctx, "go", "build", "-o", j.out, j.importPath)
 			cmd.Dir = j.moduleDir
-			// A build dies with the stack, even when the stack is killed.
-			cmd.SysProcAttr = proctree.Attr()
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Run(); err != nil {

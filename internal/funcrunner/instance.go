@@ -87,11 +87,11 @@ func Process(cfg ProcessConfig) Starter {
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(cfg.Path, cfg.Args...)
+		// Its own group under a guard: it and its children die with
+		// zeroflow, even on SIGKILL.
+		cmd := proctree.Command(cfg.Path, cfg.Args...)
 		cmd.Env = append(append(os.Environ(), cfg.Env...), "PORT="+strconv.Itoa(port))
 		cmd.Stdout, cmd.Stderr = cfg.Output, cfg.Output
-		// Its own group, and it dies with zeroflow even on SIGKILL.
-		cmd.SysProcAttr = proctree.Attr()
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start %s: %w", cfg.Path, err)
 		}
