@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	eventingv1alpha1 "knative.dev/eventing/pkg/apis/eventing/v1alpha1"
+	sinksv1alpha1 "knative.dev/eventing/pkg/apis/sinks/v1alpha1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/yaml"
@@ -32,8 +33,11 @@ type Objects struct {
 	Brokers       []eventingv1.Broker
 	Services      []servingv1.Service
 	SinkBindings  []sourcesv1.SinkBinding
-	Triggers      []eventingv1.Trigger
-	PingSources   []sourcesv1.PingSource
+	// JobSinks run long container and script steps as Jobs
+	// (Options.ExecJobs).
+	JobSinks    []sinksv1alpha1.JobSink
+	Triggers    []eventingv1.Trigger
+	PingSources []sourcesv1.PingSource
 	// ApiServerSources are written with a capital A, as Knative names the
 	// type.
 	ApiServerSources []sourcesv1.ApiServerSource
@@ -49,6 +53,7 @@ func (o *Objects) Add(other Objects) {
 	o.Brokers = append(o.Brokers, other.Brokers...)
 	o.Services = append(o.Services, other.Services...)
 	o.SinkBindings = append(o.SinkBindings, other.SinkBindings...)
+	o.JobSinks = append(o.JobSinks, other.JobSinks...)
 	o.Triggers = append(o.Triggers, other.Triggers...)
 	o.PingSources = append(o.PingSources, other.PingSources...)
 	o.ApiServerSources = append(o.ApiServerSources, other.ApiServerSources...)
@@ -72,6 +77,7 @@ func (o *Objects) sort() {
 	sort.Slice(o.Brokers, func(i, j int) bool { return byKey(o.Brokers[i].ObjectMeta, o.Brokers[j].ObjectMeta) })
 	sort.Slice(o.Services, func(i, j int) bool { return byKey(o.Services[i].ObjectMeta, o.Services[j].ObjectMeta) })
 	sort.Slice(o.SinkBindings, func(i, j int) bool { return byKey(o.SinkBindings[i].ObjectMeta, o.SinkBindings[j].ObjectMeta) })
+	sort.Slice(o.JobSinks, func(i, j int) bool { return byKey(o.JobSinks[i].ObjectMeta, o.JobSinks[j].ObjectMeta) })
 	sort.Slice(o.Triggers, func(i, j int) bool { return byKey(o.Triggers[i].ObjectMeta, o.Triggers[j].ObjectMeta) })
 	sort.Slice(o.PingSources, func(i, j int) bool { return byKey(o.PingSources[i].ObjectMeta, o.PingSources[j].ObjectMeta) })
 	sort.Slice(o.ApiServerSources, func(i, j int) bool {
@@ -81,7 +87,8 @@ func (o *Objects) sort() {
 
 // List is every object, in the order they apply: ServiceAccounts, Roles,
 // RoleBindings, ConfigMaps, EventPolicies (before the Brokers they close,
-// so that no sender finds one open), Brokers, Services, SinkBindings, Triggers, then
+// so that no sender finds one open), Brokers, Services, SinkBindings,
+// JobSinks (after the SinkBinding that gives their Jobs K_SINK), Triggers, then
 // the sources (last, so that what they send finds its Trigger):
 // PingSources, ApiServerSources.
 func (o Objects) List() []any {
@@ -109,6 +116,9 @@ func (o Objects) List() []any {
 	}
 	for i := range o.SinkBindings {
 		out = append(out, &o.SinkBindings[i])
+	}
+	for i := range o.JobSinks {
+		out = append(out, &o.JobSinks[i])
 	}
 	for i := range o.Triggers {
 		out = append(out, &o.Triggers[i])

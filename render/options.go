@@ -12,6 +12,11 @@ type Options struct {
 	// Issuer is the issuer of the tokens functions accept (the cluster's
 	// ServiceAccount issuer); default DefaultIssuer.
 	Issuer string
+	// ExecJobs runs container and script steps as Kubernetes Jobs through
+	// a Knative JobSink (jobsink.go), so that they may run for hours,
+	// instead of on the exec Service, whose requests Knative bounds by its
+	// timeoutSeconds (300 s). Each step then pays for a pod's start.
+	ExecJobs bool
 }
 
 // DefaultIssuer is the ServiceAccount token issuer of a default cluster

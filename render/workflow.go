@@ -140,14 +140,20 @@ func ArchiveTrigger(namespace, broker string) eventingv1.Trigger {
 
 // Runtime is the workflow runtime's share of a namespace's objects: the
 // controller's Triggers, and each built-in function's Service, SinkBinding
-// and Trigger. The controller itself (a Deployment, which keeps its watch
-// and timers) ships in manifests/controller.
+// and Trigger (with opts.ExecJobs, exec's are ExecJobSinkObjects). The
+// controller itself (a Deployment, which keeps its watch and timers)
+// ships in manifests/controller.
 func Runtime(namespace, broker string, opts Options) Objects {
 	var out Objects
 	out.Triggers = append(out.Triggers, ControllerTriggers(namespace, broker)...)
 	out.EventPolicies = RuntimeEventPolicies(namespace, broker)
 	ns := identityNamespace(namespace)
 	for _, fn := range append(append([]string(nil), BuiltinFunctions...), ArchiveFunction, DeadLetterFunction) {
+		if fn == engine.FunctionExec && opts.ExecJobs {
+			// Its step.run events go to the JobSink's Jobs instead.
+			out.Add(ExecJobSinkObjects(namespace, broker, opts))
+			continue
+		}
 		f := function{
 			name: BuiltinService(fn), namespace: namespace,
 			labels:         map[string]string{LabelComponent: "builtin", LabelFunction: fn},
