@@ -88,9 +88,7 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 				input.Invalid = reason
 			}
 		}
-		if input.Kind == engine.Tick {
-			input.RedispatchAfter = c.cfg.RedispatchAfter
-		}
+		input.Liveness = c.liveness()
 		now := c.cfg.Now()
 		out, err = c.engine.Advance(engine.RunOf(&next), input, now)
 		if err != nil {
@@ -199,9 +197,7 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 		c.metrics.ignored.Add(1)
 		c.cfg.Logger.DebugContext(ctx, "input ignored", "workflow", k.String(), "input", in.Kind, "reason", out.Ignored)
 	}
-	for _, cn := range out.Cancel {
-		c.cfg.Logger.InfoContext(ctx, "step abandoned", "workflow", k.String(), "node", cn.NodeID, "attempt", cn.Attempt, "reason", cn.Reason)
-	}
+	c.cancelSteps(ctx, wf, out.Cancel)
 	if err := c.dispatch(ctx, wf, out.Dispatch); err != nil {
 		return err
 	}

@@ -100,6 +100,7 @@ func resetForRetry(st *v1alpha1.WorkflowStatus, node string) error {
 		}
 	}
 	st.Nodes = nodes
+	st.Resets++
 	st.Phase = v1alpha1.WorkflowRunning
 	st.Message = ""
 	st.FinishedAt = nil

@@ -35,10 +35,19 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// RedispatchAfter is how long a step may run without a result before
-	// a resync sends its step.run again (default 2m). Results are
-	// deduplicated by attempt, so a late original does no harm.
-	RedispatchAfter time.Duration
+	// HeartbeatInterval is how often a running step's runtime sends a
+	// heartbeat (default DefaultHeartbeatInterval); it goes to the
+	// function in each step.run.
+	HeartbeatInterval time.Duration
+	// LostAfter is how long a step that heartbeated may go silent before
+	// its attempt is failed as lost (phase Error) and retried under its
+	// retryStrategy (default DefaultLostAfter). A step's age never
+	// matters: it runs until its template's timeout.
+	LostAfter time.Duration
+	// StartTimeout is how long a dispatched attempt may go without any
+	// heartbeat or result before it is lost (default
+	// DefaultStartTimeout): it covers the broker's queue and cold starts.
+	StartTimeout time.Duration
 	// ResyncPeriod is how often Run looks at every unfinished workflow
 	// (default 30s).
 	ResyncPeriod time.Duration
@@ -91,6 +100,18 @@ type Config struct {
 	// default Client.GetConfigMap. (The dev stack's API serves no core
 	// kinds: there, every lookup is not found and no ref resolves.)
 	ConfigMaps func(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
+}
+
+// Liveness defaults (Config).
+const (
+	DefaultHeartbeatInterval = 10 * time.Second
+	DefaultLostAfter         = time.Minute
+	DefaultStartTimeout      = 5 * time.Minute
+)
+
+// liveness is the engine's view of Config's liveness times.
+func (c *Controller) liveness() engine.Liveness {
+	return engine.Liveness{LostAfter: c.cfg.LostAfter, StartTimeout: c.cfg.StartTimeout, HeartbeatEvery: c.cfg.HeartbeatInterval}
 }
 
 // NamespacePair allows senders in From to submit workflows to To; "*" in
@@ -157,8 +178,17 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.RedispatchAfter <= 0 {
-		cfg.RedispatchAfter = 2 * time.Minute
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.LostAfter <= 0 {
+		cfg.LostAfter = DefaultLostAfter
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.LostAfter < 2*cfg.HeartbeatInterval {
+		return nil, fmt.Errorf("controller: the lost-after time %s must be at least twice the heartbeat interval %s, or one late heartbeat loses a running step", cfg.LostAfter, cfg.HeartbeatInterval)
 	}
 	if cfg.ResyncPeriod <= 0 {
 		cfg.ResyncPeriod = 30 * time.Second

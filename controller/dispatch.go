@@ -37,7 +37,7 @@ func (c *Controller) dispatch(ctx context.Context, wf *v1alpha1.Workflow, ds []e
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.DispatchConcurrency)
 	for _, d := range ds {
-		ev, err := stepRunEvent(wf, d, c.stepToken(wf, d.NodeID, d.Attempt), repo)
+		ev, err := c.stepRunEvent(wf, d, repo)
 		if err != nil {
 			return err
 		}
@@ -46,10 +46,6 @@ func (c *Controller) dispatch(ctx context.Context, wf *v1alpha1.Workflow, ds []e
 				return fmt.Errorf("dispatch %s node %s attempt %d: %w", wf.Name, d.NodeID, d.Attempt, err)
 			}
 			c.metrics.dispatches.Add(1)
-			if d.Redispatch {
-				c.metrics.redispatches.Add(1)
-				c.cfg.Logger.InfoContext(ctx, "step dispatched again: no result in time", "workflow", wf.Namespace+"/"+wf.Name, "node", d.NodeID, "attempt", d.Attempt)
-			}
 			return nil
 		})
 	}
@@ -72,15 +68,28 @@ func (c *Controller) send(ctx context.Context, ev event.Event) error {
 }
 
 // StepRunID is the id of the step.run of one attempt: the reply carries it
-// back, and the run's UID in it keeps results from landing on a later
-// workflow of the same name.
-func StepRunID(uid, node string, attempt int32) string {
-	return uid + "/" + node + "/" + strconv.Itoa(int(attempt))
+// back, and the run key in it (see RunKey) keeps results from landing on a
+// later workflow of the same name or on a node made again by a retry.
+func StepRunID(runKey, node string, attempt int32) string {
+	return runKey + "/" + node + "/" + strconv.Itoa(int(attempt))
+}
+
+// RunKey is the first part of the ids of wf's step events: its UID, and
+// after `zeroflow retry` the retry's number (UID.rN). A retried node
+// starts again at attempt 0, so without the number its step.run would
+// have the id and token of the first run's: a function keeping results by
+// id would answer with the old result, and a late result of the first run
+// would pass as the new one's.
+func RunKey(wf *v1alpha1.Workflow) string {
+	if wf.Status.Resets > 0 {
+		return string(wf.UID) + ".r" + strconv.Itoa(int(wf.Status.Resets))
+	}
+	return string(wf.UID)
 }
 
 // stepToken is the token of one attempt of a node of wf.
 func (c *Controller) stepToken(wf *v1alpha1.Workflow, node string, attempt int32) string {
-	return stepToken(c.cfg.TokenKey, StepRunID(string(wf.UID), node, attempt))
+	return stepToken(c.cfg.TokenKey, StepRunID(RunKey(wf), node, attempt))
 }
 
 // bindDispatches records in st the token hash of each attempt about to be
@@ -116,21 +125,14 @@ func (c *Controller) bindDispatches(wf *v1alpha1.Workflow, st *v1alpha1.Workflow
 	}
 }
 
-// stepRunEvent is the step.run of one dispatch, carrying its token.
-func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string, repo *v1alpha1.ArtifactRepository) (event.Event, error) {
-	ev := event.New()
-	ev.SetID(StepRunID(string(wf.UID), d.NodeID, d.Attempt))
-	ev.SetType(events.TypeStepRun)
-	ev.SetSource(Source)
-	ev.SetSubject(wf.Name)
-	ev.SetExtension(events.ExtWorkflow, wf.Name)
-	ev.SetExtension(events.ExtNamespace, wf.Namespace)
-	ev.SetExtension(events.ExtNode, d.NodeID)
-	ev.SetExtension(events.ExtAttempt, strconv.Itoa(int(d.Attempt)))
-	ev.SetExtension(events.ExtFunction, d.Function)
-	ev.SetExtension(events.ExtStepToken, token)
+// stepRunEvent is the step.run of one dispatch, carrying its token and the
+// liveness times its runtime keeps to.
+func (c *Controller) stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, repo *v1alpha1.ArtifactRepository) (event.Event, error) {
+	ev := c.stepEvent(wf, events.TypeStepRun, d.NodeID, d.Attempt, d.Function)
+	ev.SetID(StepRunID(RunKey(wf), d.NodeID, d.Attempt))
 	run := events.StepRun{Workflow: wf.Name, Namespace: wf.Namespace, UID: string(wf.UID), NodeID: d.NodeID, Attempt: d.Attempt, Template: d.Template, Refs: d.Refs,
-		ServiceAccountName: stepServiceAccount(wf, d.Template), ArtifactRepository: repo}
+		ServiceAccountName: stepServiceAccount(wf, d.Template), ArtifactRepository: repo,
+		HeartbeatSeconds: seconds(c.cfg.HeartbeatInterval), LostAfterSeconds: seconds(c.cfg.LostAfter)}
 	if !d.Deadline.IsZero() {
 		dl := d.Deadline
 		run.Deadline = &dl
@@ -140,6 +142,25 @@ func stepRunEvent(wf *v1alpha1.Workflow, d engine.Dispatch, token string, repo *
 	}
 	return ev, nil
 }
+
+// stepEvent is an event of type typ about an attempt of a node of wf, with
+// the attempt's routing extensions and step token.
+func (c *Controller) stepEvent(wf *v1alpha1.Workflow, typ, node string, attempt int32, function string) event.Event {
+	ev := event.New()
+	ev.SetType(typ)
+	ev.SetSource(Source)
+	ev.SetSubject(wf.Name)
+	ev.SetExtension(events.ExtWorkflow, wf.Name)
+	ev.SetExtension(events.ExtNamespace, wf.Namespace)
+	ev.SetExtension(events.ExtNode, node)
+	ev.SetExtension(events.ExtAttempt, strconv.Itoa(int(attempt)))
+	ev.SetExtension(events.ExtFunction, function)
+	ev.SetExtension(events.ExtStepToken, c.stepToken(wf, node, attempt))
+	return ev
+}
+
+// seconds rounds d up to whole seconds, as the step.run carries it.
+func seconds(d time.Duration) int32 { return int32((d + time.Second - 1) / time.Second) }
 
 // stepServiceAccount is the identity a step acts with, as Argo picks its
 // pod's: the template's serviceAccountName, else the workflow's, else the

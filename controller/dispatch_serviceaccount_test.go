@@ -28,7 +28,8 @@ func TestStepRunCarriesTheServiceAccount(t *testing.T) {
 			if tc.wft != "" {
 				wf.Status.StoredWorkflowTemplateSpec = &v1alpha1.WorkflowSpec{ServiceAccountName: tc.wft}
 			}
-			ev, err := stepRunEvent(wf, engine.Dispatch{NodeID: "n", Attempt: 1, Function: engine.FunctionResource, Template: v1alpha1.Template{Name: "t", ServiceAccountName: tc.template}}, "token", nil)
+			c := &Controller{cfg: Config{TokenKey: []byte("key")}}
+			ev, err := c.stepRunEvent(wf, engine.Dispatch{NodeID: "n", Attempt: 1, Function: engine.FunctionResource, Template: v1alpha1.Template{Name: "t", ServiceAccountName: tc.template}}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

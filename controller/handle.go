@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -27,6 +26,8 @@ func (c *Controller) Handle(ctx context.Context, ev event.Event) (*event.Event, 
 		return nil, c.handleSubmit(ctx, ev)
 	case events.TypeStepResult:
 		return nil, c.handleStepResult(ctx, ev)
+	case events.TypeStepHeartbeat:
+		return nil, c.handleStepHeartbeat(ctx, ev)
 	case events.TypeKnativePing:
 		if events.Extension(ev, events.ExtCronWorkflow) != "" {
 			return nil, c.handleCron(ctx, ev)
@@ -35,7 +36,7 @@ func (c *Controller) Handle(ctx context.Context, ev event.Event) (*event.Event, 
 	case events.TypeWorkflowTick:
 		return nil, c.handleTick(ctx, ev)
 	default:
-		return nil, sdk.Status(http.StatusBadRequest, fmt.Errorf("the controller takes %s, %s and %s events, not %q", events.TypeWorkflowSubmit, events.TypeStepResult, events.TypeWorkflowTick, ev.Type()))
+		return nil, sdk.Status(http.StatusBadRequest, fmt.Errorf("the controller takes %s, %s, %s and %s events, not %q", events.TypeWorkflowSubmit, events.TypeStepResult, events.TypeStepHeartbeat, events.TypeWorkflowTick, ev.Type()))
 	}
 }
 
@@ -143,14 +144,11 @@ func (c *Controller) start(ctx context.Context, wf *v1alpha1.Workflow, submitID 
 }
 
 func (c *Controller) handleStepResult(ctx context.Context, ev event.Event) error {
-	k := key{events.Extension(ev, events.ExtNamespace), events.Extension(ev, events.ExtWorkflow)}
-	node := events.Extension(ev, events.ExtNode)
-	attempt, err := strconv.ParseInt(events.Extension(ev, events.ExtAttempt), 10, 32)
-	if k.name == "" || k.namespace == "" || node == "" || err != nil {
-		return sdk.Status(http.StatusBadRequest, fmt.Errorf("step.result %s: the %s, %s, %s and %s extensions are required (got %q, %q, %q, %q)", ev.ID(),
-			events.ExtNamespace, events.ExtWorkflow, events.ExtNode, events.ExtAttempt,
-			k.namespace, k.name, node, events.Extension(ev, events.ExtAttempt)))
+	a, err := stepAttemptOf(ev, "step.result")
+	if err != nil {
+		return err
 	}
+	k, node, attempt := a.key, a.node, a.attempt
 	var res events.StepResult
 	if err := ev.DataAs(&res); err != nil {
 		return sdk.Status(http.StatusBadRequest, fmt.Errorf("step.result %s: undecodable data: %w", ev.ID(), err))
@@ -169,15 +167,15 @@ func (c *Controller) handleStepResult(ctx context.Context, ev event.Event) error
 	}
 	c.metrics.results.Add(1)
 	in := engine.Input{Kind: engine.StepResult, Result: &engine.Result{NodeID: node, Attempt: int32(attempt), Phase: res.Phase, Message: res.Message, Outputs: res.Outputs}}
-	// The id starts with the run's UID: a result for an earlier workflow
-	// of the same name must not land on this one. The UID is no secret,
-	// though: the step token is the proof that the result answers this
-	// run's dispatch.
-	uid, _, _ := strings.Cut(ev.ID(), "/")
+	// The id starts with the run key (see RunKey): a result for an
+	// earlier workflow of the same name, or for the run before a retry,
+	// must not land on this one. The key is no secret, though: the step
+	// token is the proof that the result answers this run's dispatch.
+	runKey, _, _ := strings.Cut(ev.ID(), "/")
 	token := events.Extension(ev, events.ExtStepToken)
 	var refused string
 	err = c.advance(ctx, k, in, func(wf *v1alpha1.Workflow) bool {
-		if string(wf.UID) != uid {
+		if RunKey(wf) != runKey {
 			return false
 		}
 		refused = c.checkResultToken(wf, node, int32(attempt), token)

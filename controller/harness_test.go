@@ -50,6 +50,9 @@ var (
 
 // userFunctions are the names the tests' Triggers route; a test registers
 // what each does.
+// sharedTokenKey is the step-token key of every controller of the tests.
+const sharedTokenKey = "controller-test-key-0123456789abcdef"
+
 var userFunctions = []string{"parse", "enrich", "metrics", "store", "flaky", "crash", "sleepy", "count", "gate", "use", "ok"}
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -87,11 +90,14 @@ func run(m *testing.M) int {
 	sink := bus.Address("default", "default")
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctrl, err = controller.New(controller.Config{
-		Client:          client,
-		Send:            func(ctx context.Context, ev event.Event) error { return bus.Publish(ctx, "default", "default", ev) },
-		Logger:          logger,
-		RedispatchAfter: 3 * time.Second,
-		ResyncPeriod:    time.Second,
+		Client:            client,
+		Send:              func(ctx context.Context, ev event.Event) error { return bus.Publish(ctx, "default", "default", ev) },
+		Logger:            logger,
+		TokenKey:          []byte(sharedTokenKey),
+		HeartbeatInterval: time.Second,
+		LostAfter:         3 * time.Second,
+		StartTimeout:      10 * time.Second,
+		ResyncPeriod:      time.Second,
 	})
 	if err != nil {
 		return fail("controller", err)
@@ -129,7 +135,7 @@ func run(m *testing.M) int {
 		if err != nil {
 			return fail("serve "+name, err)
 		}
-		triggers = append(triggers, render.StepFunctionTrigger("default", "default", name, render.BuiltinService(name)))
+		triggers = append(triggers, render.StepFunctionTriggers("default", "default", name, render.BuiltinService(name))...)
 		addrs[render.BuiltinService(name)] = u
 	}
 	userURL, err := serve(sdk.HandlerFunc(userFns.handle))
@@ -138,7 +144,7 @@ func run(m *testing.M) int {
 	}
 	addrs["user-functions"] = userURL
 	for _, name := range userFunctions {
-		triggers = append(triggers, render.StepFunctionTrigger("default", "default", name, "user-functions"))
+		triggers = append(triggers, render.StepFunctionTriggers("default", "default", name, "user-functions")...)
 	}
 	archiveURL, err := serve(archive.New(store))
 	if err != nil {
@@ -152,10 +158,22 @@ func run(m *testing.M) int {
 	retry := int32(3)
 	linear := eventingduckv1.BackoffPolicyLinear
 	delay := "PT0.1S"
+	delivery := eventingduckv1.DeliverySpec{Retry: &retry, BackoffPolicy: &linear, BackoffDelay: &delay}
+	// The step Triggers carry zeroflow's whole delivery (a Trigger's
+	// replaces the Broker's) for their long timeout; here they get the
+	// harness's quick retries, and no dead-letter sink, which it does not
+	// run, with that timeout.
+	for i := range triggers {
+		if d := triggers[i].Spec.Delivery; d != nil {
+			own := delivery
+			own.Timeout = d.Timeout
+			triggers[i].Spec.Delivery = &own
+		}
+	}
 	if err := bus.Apply(ctx, broker.Config{
 		Brokers: []eventingv1.Broker{{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "default"},
-			Spec:       eventingv1.BrokerSpec{Delivery: &eventingduckv1.DeliverySpec{Retry: &retry, BackoffPolicy: &linear, BackoffDelay: &delay}},
+			Spec:       eventingv1.BrokerSpec{Delivery: &delivery},
 		}},
 		Triggers: triggers,
 	}); err != nil {

@@ -11,8 +11,8 @@ import (
 // advance for Prometheus, so that a slow step-to-step hop can be taken apart.
 type metrics struct {
 	submits, duplicateSubmits, results, ignored atomic.Int64
-	writes, conflicts, dispatches, redispatches atomic.Int64
-	finished                                    atomic.Int64
+	writes, conflicts, dispatches, cancels      atomic.Int64
+	finished, heartbeats                        atomic.Int64
 	// refused counts requests turned down as unauthorized: results
 	// without their dispatch's token, submits across namespaces.
 	refused atomic.Int64
@@ -53,7 +53,8 @@ type Stats struct {
 	Writes           int64 `json:"writes"`
 	Conflicts        int64 `json:"conflicts"`
 	Dispatches       int64 `json:"dispatches"`
-	Redispatches     int64 `json:"redispatches"`
+	Cancels          int64 `json:"cancels"`
+	Heartbeats       int64 `json:"heartbeats"`
 	Finished         int64 `json:"finished"`
 	Refused          int64 `json:"refused"`
 	PermanentErrors  int64 `json:"permanentErrors"`
@@ -64,7 +65,7 @@ func (c *Controller) Stats() Stats {
 	m := c.metrics
 	return Stats{
 		Submits: m.submits.Load(), DuplicateSubmits: m.duplicateSubmits.Load(), Results: m.results.Load(), Ignored: m.ignored.Load(),
-		Writes: m.writes.Load(), Conflicts: m.conflicts.Load(), Dispatches: m.dispatches.Load(), Redispatches: m.redispatches.Load(),
+		Writes: m.writes.Load(), Conflicts: m.conflicts.Load(), Dispatches: m.dispatches.Load(), Cancels: m.cancels.Load(), Heartbeats: m.heartbeats.Load(),
 		Finished: m.finished.Load(), Refused: m.refused.Load(), PermanentErrors: m.permanentErrors.Load(),
 	}
 }

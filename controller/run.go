@@ -112,7 +112,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		}
 	})
-	c.cfg.Logger.InfoContext(ctx, "controller running", "resync", c.cfg.ResyncPeriod, "redispatchAfter", c.cfg.RedispatchAfter, "workers", c.cfg.Workers)
+	c.cfg.Logger.InfoContext(ctx, "controller running", "resync", c.cfg.ResyncPeriod, "heartbeat", c.cfg.HeartbeatInterval, "lostAfter", c.cfg.LostAfter, "workers", c.cfg.Workers)
 	return g.Wait()
 }
 

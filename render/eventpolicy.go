@@ -154,11 +154,27 @@ func notReserved() []eventingv1.SubscriptionsAPIFilter {
 }
 
 // ControllerEventPolicy lets the controller (its ServiceAccount, which it
-// posts with) send step.run, workflow.finished and workflow.tick.
+// posts with) send step.run, step.cancel, workflow.finished and
+// workflow.tick.
 func ControllerEventPolicy(namespace, broker string) eventingv1alpha1.EventPolicy {
 	return eventPolicy(namespace, ControllerPolicy, broker, map[string]string{LabelComponent: "controller"},
 		[]eventingv1alpha1.EventPolicySpecFrom{fromSub(sdk.ServiceAccountSubject(identityNamespace(namespace), ControllerServiceAccount))},
-		anyOf(exact("type", events.TypeStepRun), exact("type", events.TypeWorkflowFinished), exact("type", events.TypeWorkflowTick)))
+		anyOf(exact("type", events.TypeStepRun), exact("type", events.TypeStepCancel), exact("type", events.TypeWorkflowFinished), exact("type", events.TypeWorkflowTick)))
+}
+
+// StepSenderPolicy names StepSenderEventPolicy.
+const StepSenderPolicy = "zeroflow-step-senders"
+
+// StepSenderEventPolicy lets the step functions of the namespace (any of
+// its ServiceAccounts: a user function runs under its own) send what a
+// running step sends by itself: heartbeats, and a result that no request
+// is left to carry back. Both must carry the step token of the attempt's
+// step.run, which the controller checks; this policy only keeps every
+// other sender from putting them on the broker.
+func StepSenderEventPolicy(namespace, broker string) eventingv1alpha1.EventPolicy {
+	return eventPolicy(namespace, StepSenderPolicy, broker, map[string]string{LabelComponent: "step"},
+		[]eventingv1alpha1.EventPolicySpecFrom{fromSub(sdk.ServiceAccountSubject(identityNamespace(namespace), "*"))},
+		anyOf(exact("type", events.TypeStepHeartbeat), exact("type", events.TypeStepResult)))
 }
 
 // StepFunctionEventPolicy lets the step Trigger of function (its replies)
@@ -175,7 +191,7 @@ func StepFunctionEventPolicy(namespace, broker, function string) eventingv1alpha
 // controller's, the CronWorkflows' PingSources' and each built-in step
 // function's.
 func RuntimeEventPolicies(namespace, broker string) []eventingv1alpha1.EventPolicy {
-	out := []eventingv1alpha1.EventPolicy{ControllerEventPolicy(namespace, broker), CronEventPolicy(namespace, broker)}
+	out := []eventingv1alpha1.EventPolicy{ControllerEventPolicy(namespace, broker), CronEventPolicy(namespace, broker), StepSenderEventPolicy(namespace, broker)}
 	for _, fn := range BuiltinFunctions {
 		out = append(out, StepFunctionEventPolicy(namespace, broker, fn))
 	}

@@ -240,7 +240,7 @@ func Render(in Input, namespace, broker string, opts Options) (Objects, error) {
 		}
 	}
 	for _, fn := range in.CalledFunctions() {
-		out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, fn))
+		out.Triggers = append(out.Triggers, StepFunctionTriggers(namespace, broker, fn, fn)...)
 		out.EventPolicies = append(out.EventPolicies, StepFunctionEventPolicy(namespace, broker, fn))
 	}
 	out.sort()

@@ -54,13 +54,14 @@ func BuiltinService(function string) string { return "zeroflow-" + function }
 // namespace may have several that sensors submit to, except on "default",
 // whose names predate that and stay stable.
 func ControllerTriggers(namespace, broker string) []eventingv1.Trigger {
-	out := make([]eventingv1.Trigger, 0, 4)
+	out := make([]eventingv1.Trigger, 0, 5)
 	for _, t := range []struct {
 		name  string
 		attrs eventingv1.TriggerFilterAttributes
 	}{
 		{"submit", eventingv1.TriggerFilterAttributes{"type": events.TypeWorkflowSubmit}},
 		{"result", eventingv1.TriggerFilterAttributes{"type": events.TypeStepResult}},
+		{"heartbeat", eventingv1.TriggerFilterAttributes{"type": events.TypeStepHeartbeat}},
 		{"tick", eventingv1.TriggerFilterAttributes{"type": events.TypeWorkflowTick}},
 		{"cron", eventingv1.TriggerFilterAttributes{"type": events.TypeKnativePing, events.ExtCronWorkflow: eventingv1.TriggerAnyFilter}},
 	} {
@@ -119,12 +120,39 @@ func ControllerIdentity(namespace, broker string, opts Options, buses ...BrokerR
 	return env, volumes[0], mounts[0]
 }
 
+// StepDeliveryTimeout bounds one delivery of a step.run: a step runs in
+// the request that delivers it, heartbeating, so the broker's usual
+// timeout (a minute, or Knative's default) would cut every longer step. A
+// step that outlasts it keeps running: the broker's retry joins it, and its
+// result goes to the broker as an event.
+const StepDeliveryTimeout = "PT24H"
+
 // StepFunctionTrigger routes the step.run events of one function (a
 // built-in or a user's) to the Knative Service that runs it.
 func StepFunctionTrigger(namespace, broker, function, service string) eventingv1.Trigger {
-	return trigger(namespace, stepTriggerName(function), broker,
+	t := trigger(namespace, stepTriggerName(function), broker,
 		map[string]string{LabelComponent: "step", LabelFunction: function},
 		eventingv1.TriggerFilterAttributes{"type": events.TypeStepRun, events.ExtFunction: function}, serviceDestination(service, ""))
+	// The Broker's delivery, whole (a Trigger's replaces it), with the
+	// long timeout.
+	timeout := StepDeliveryTimeout
+	t.Spec.Delivery = BrokerDelivery()
+	t.Spec.Delivery.Timeout = &timeout
+	return t
+}
+
+// StepCancelTrigger routes the controller's step.cancel events for one
+// function to the Service that runs it.
+func StepCancelTrigger(namespace, broker, function, service string) eventingv1.Trigger {
+	return trigger(namespace, childName("zeroflow-step-cancel", function), broker,
+		map[string]string{LabelComponent: "step", LabelFunction: function},
+		eventingv1.TriggerFilterAttributes{"type": events.TypeStepCancel, events.ExtFunction: function}, serviceDestination(service, ""))
+}
+
+// StepFunctionTriggers are a step function's Triggers: its step.run and
+// its step.cancel events.
+func StepFunctionTriggers(namespace, broker, function, service string) []eventingv1.Trigger {
+	return []eventingv1.Trigger{StepFunctionTrigger(namespace, broker, function, service), StepCancelTrigger(namespace, broker, function, service)}
 }
 
 // stepTriggerName is the name of function's step Trigger (and of the
@@ -180,7 +208,7 @@ func Runtime(namespace, broker string, opts Options) Objects {
 		case DeadLetterFunction:
 			// The Broker's deadLetterSink, not a Trigger, sends to it.
 		default:
-			out.Triggers = append(out.Triggers, StepFunctionTrigger(namespace, broker, fn, BuiltinService(fn)))
+			out.Triggers = append(out.Triggers, StepFunctionTriggers(namespace, broker, fn, BuiltinService(fn))...)
 		}
 	}
 	out.sort()

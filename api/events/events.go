@@ -23,6 +23,15 @@ const (
 	TypeStepRun = "dev.zeroflow.step.run"
 	// TypeStepResult is a function's reply to a step.run.
 	TypeStepResult = "dev.zeroflow.step.result"
+	// TypeStepHeartbeat says that an attempt is still running: the step's
+	// runtime sends one every StepRun.HeartbeatSeconds while it works,
+	// to the broker, and the controller fails an attempt whose heartbeats
+	// stop (see StepHeartbeat).
+	TypeStepHeartbeat = "dev.zeroflow.step.heartbeat"
+	// TypeStepCancel tells a function to stop an attempt: the workflow was
+	// stopped, terminated or deleted, the attempt timed out or was given
+	// up as lost, or another copy of it is the one that counts.
+	TypeStepCancel = "dev.zeroflow.step.cancel"
 	// TypeWorkflowFinished carries the run record of a completed workflow.
 	TypeWorkflowFinished = "dev.zeroflow.workflow.finished"
 )

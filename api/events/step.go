@@ -36,6 +36,16 @@ type StepRun struct {
 	// artifactRepositoryRef names, resolved by the controller; nil is the
 	// function's own store ($ZEROFLOW_ARTIFACTS).
 	ArtifactRepository *v1alpha1.ArtifactRepository `json:"artifactRepository,omitempty"`
+	// HeartbeatSeconds, when above zero, is how often the step's runtime
+	// sends a dev.zeroflow.step.heartbeat while the attempt runs. The
+	// first is due one interval after the step starts, so a step shorter
+	// than that sends none.
+	HeartbeatSeconds int32 `json:"heartbeatSeconds,omitempty"`
+	// LostAfterSeconds is how long the controller waits for a heartbeat
+	// before it gives the attempt up as lost. A runtime whose heartbeats
+	// have not reached the broker for that long stops the step itself:
+	// the controller has given up on it, and a new attempt may be running.
+	LostAfterSeconds int32 `json:"lostAfterSeconds,omitempty"`
 }
 
 // Parameters returns the resolved input parameters by name.
@@ -45,6 +55,31 @@ func (r StepRun) Parameters() map[string]string {
 		out[p.Name] = p.ValueString()
 	}
 	return out
+}
+
+// StepHeartbeat is the data of a dev.zeroflow.step.heartbeat event. The
+// event carries the step.run's routing extensions and step token, as a
+// result does, and its id is the step.run's id, a slash and a sequence
+// number.
+type StepHeartbeat struct {
+	// Runner names the copy of the attempt that sends it (random, one per
+	// execution): the controller keeps the first it hears of and cancels
+	// any other, so that at most one copy of an attempt runs.
+	Runner string `json:"runner"`
+	// StartedAt is when this copy started.
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// StepCancel is the data of a dev.zeroflow.step.cancel event. It carries
+// the step.run's routing extensions and step token (the function stops only
+// an attempt whose token matches).
+type StepCancel struct {
+	// RunID is the id of the step.run to stop.
+	RunID string `json:"runID"`
+	// Runner, when set, stops only that copy (a duplicate), else any.
+	Runner string `json:"runner,omitempty"`
+	// Reason says why, for the step's log.
+	Reason string `json:"reason"`
 }
 
 // StepResult is the data of a dev.zeroflow.step.result event.

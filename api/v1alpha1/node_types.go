@@ -80,6 +80,15 @@ type NodeStatus struct {
 	// fulfilled, so that a finished status carries none.
 	// +optional
 	TokenHash string `json:"tokenHash,omitempty"`
+	// Heartbeat is when the current attempt last said it was alive (a
+	// dev.zeroflow.step.heartbeat), in ms after status.startedAt; set
+	// only once one came, cleared with the attempt.
+	// +optional
+	Heartbeat int64 `json:"heartbeat,omitempty"`
+	// Runner names the copy of the current attempt that heartbeats: the
+	// first one heard of; any other copy is cancelled.
+	// +optional
+	Runner string `json:"runner,omitempty"`
 }
 
 // NodeOutputs are what a node produced. Large values belong in the artifact

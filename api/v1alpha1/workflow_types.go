@@ -189,6 +189,12 @@ type WorkflowStatus struct {
 	// +optional
 	Progress string `json:"progress,omitempty"`
 
+	// Resets counts the retries of a finished run (`zeroflow retry`,
+	// `argo retry`); it is part of the ids of the step events, so that a
+	// node made again does not take the results of its first run.
+	// +optional
+	Resets int32 `json:"resets,omitempty"`
+
 	// Nodes maps a node ID to its state. The ID is the node's path from the
 	// entrypoint, e.g. "main.fanout(3)" or "main[1].report".
 	//

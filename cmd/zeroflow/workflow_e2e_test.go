@@ -295,7 +295,7 @@ func TestWorkflowABurstEndToEnd(t *testing.T) {
 		port := freePort(t)
 		d := startDev(t, bin, "--controller", "http://127.0.0.1:"+port)
 		startController := func() *exec.Cmd {
-			cmd := exec.Command(bin, "controller", "--kubeconfig", filepath.Join(d.dataDir, "kubeconfig"), "--sink", d.brokerURL, "--addr", "127.0.0.1:"+port, "--resync", "2s", "--redispatch-after", "10s")
+			cmd := exec.Command(bin, "controller", "--kubeconfig", filepath.Join(d.dataDir, "kubeconfig"), "--sink", d.brokerURL, "--addr", "127.0.0.1:"+port, "--resync", "2s")
 			cmd.Stdout, cmd.Stderr = d.log, d.log
 			// Its identity, as the dev stack lists it for a controller of
 			// its own process (a pod gets the same from render).

@@ -184,21 +184,6 @@ func TestControl(t *testing.T) {
 			},
 		},
 		{
-			name: "a tick redispatches an attempt whose result is overdue",
-			wf: dagWF(`
-- {name: A, template: fn}`),
-			steps: []step{
-				{in: submit()},
-				{in: engine.Input{Kind: engine.Tick, RedispatchAfter: time.Minute}, at: 59 * s, dispatch: none},
-				{in: engine.Input{Kind: engine.Tick, RedispatchAfter: time.Minute}, at: 61 * s, dispatch: []string{"main.A"}, check: func(t *testing.T, o engine.Outcome) {
-					if !o.Dispatch[0].Redispatch {
-						t.Error("not marked as a redispatch")
-					}
-				}},
-				{in: ok("main.A"), at: 62 * s, finished: Succeeded},
-			},
-		},
-		{
 			name: "a duplicated result changes nothing",
 			wf: dagWF(`
 - {name: A, template: fn}

@@ -64,6 +64,8 @@ const (
 	Resume InputKind = "Resume"
 	// Stop applies a shutdown strategy, as if spec.shutdown were set.
 	Stop InputKind = "Stop"
+	// Heartbeat says that a leaf attempt is still running.
+	Heartbeat InputKind = "Heartbeat"
 )
 
 // Input is one event for Advance.
@@ -90,9 +92,40 @@ type Input struct {
 	// ends in Error with this message, as Argo's does.
 	Invalid string
 
-	// RedispatchAfter, on a Tick, dispatches again every leaf attempt that
-	// has been running longer than this without a result (zero: never).
-	RedispatchAfter time.Duration
+	// Heartbeat is set for Heartbeat.
+	Heartbeat *HeartbeatOf
+
+	// Liveness, on every input, is when a running attempt counts as
+	// lost (zero fields: never).
+	Liveness Liveness
+}
+
+// Liveness is how the engine tells a running attempt from a lost one. An
+// attempt is alive while it heartbeats; its age says nothing, so a step may
+// run for as long as its template's timeout allows.
+type Liveness struct {
+	// LostAfter: an attempt that has heartbeated and then sent none for
+	// this long is lost.
+	LostAfter time.Duration
+	// StartTimeout: an attempt that has sent neither a heartbeat nor a
+	// result this long after its dispatch is lost (its step.run never
+	// reached a function, or the function died before its first
+	// heartbeat). It covers the broker's queue and cold starts.
+	StartTimeout time.Duration
+	// HeartbeatEvery is how often runtimes heartbeat. A heartbeat less
+	// than half of it after the recorded one changes nothing, so that an
+	// attempt costs at most one status write per interval.
+	HeartbeatEvery time.Duration
+}
+
+// HeartbeatOf is one heartbeat of a leaf attempt.
+type HeartbeatOf struct {
+	NodeID  string
+	Attempt int32
+	// Runner names the copy that sent it.
+	Runner string
+	// Function is the function that runs it (the event's zffunction).
+	Function string
 }
 
 // Result is the outcome of one attempt of a leaf node, as a step function
@@ -114,7 +147,8 @@ type Outcome struct {
 	// Dispatch lists the leaf attempts to send, in walk order.
 	Dispatch []Dispatch
 	// Cancel lists running attempts whose results no longer matter
-	// (timeout, stop, terminate, deadline).
+	// (timeout, stop, terminate, deadline, lost, a stale or duplicate
+	// copy that heartbeats).
 	Cancel []Cancel
 	// WakeAt, when not zero, is when Advance must be called with a Tick.
 	WakeAt time.Time
@@ -143,16 +177,19 @@ type Dispatch struct {
 	Refs map[string]v1alpha1.ValueRef
 	// Deadline is when the attempt times out (zero: no timeout).
 	Deadline time.Time
-	// Redispatch is true when the attempt was sent before and no result
-	// arrived in time.
-	Redispatch bool
 }
 
-// Cancel is a running attempt to abandon.
+// Cancel is a running attempt to abandon: the controller tells its
+// function to stop it.
 type Cancel struct {
 	NodeID  string
 	Attempt int32
-	Reason  string
+	// Function is the function that runs it.
+	Function string
+	// Runner, when set, is the one copy to stop (a duplicate); empty is
+	// every copy.
+	Runner string
+	Reason string
 }
 
 // Finished describes a completed workflow.
@@ -237,6 +274,10 @@ func (e *Engine) Advance(run Run, in Input, now time.Time) (Outcome, error) {
 	case Stop:
 		if in.Strategy != v1alpha1.ShutdownStop && in.Strategy != v1alpha1.ShutdownTerminate && len(in.Nodes) == 0 {
 			return Outcome{}, fmt.Errorf("advance %s: stop strategy %q is neither Stop nor Terminate", run.Name, in.Strategy)
+		}
+	case Heartbeat:
+		if in.Heartbeat == nil || in.Heartbeat.NodeID == "" {
+			return Outcome{}, fmt.Errorf("advance %s: a Heartbeat input needs a heartbeat with a node", run.Name)
 		}
 	default:
 		return Outcome{}, fmt.Errorf("advance %s: unknown input kind %q", run.Name, in.Kind)

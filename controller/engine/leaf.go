@@ -18,7 +18,13 @@ func (op *operation) execLeaf(f frame) *v1alpha1.NodeStatus {
 	if !exists {
 		return op.startLeaf(f)
 	}
-	if n.Phase.Fulfilled() || op.quietLeaf(f.id, n, f.tmpl) {
+	if n.Phase.Fulfilled() {
+		if hb := op.takeHeartbeat(f.id); hb != nil {
+			op.cancelCopy(hb, fmt.Sprintf("node %q is %s already", f.id, n.Phase))
+		}
+		return &n
+	}
+	if op.quietLeaf(f.id, n, f.tmpl) {
 		return &n
 	}
 	n = op.advanceLeaf(f, n)
@@ -27,12 +33,14 @@ func (op *operation) execLeaf(f frame) *v1alpha1.NodeStatus {
 
 // quietLeaf reports whether nothing can happen to a running leaf on this
 // advance: no result for it, no backoff, timeout, stop, deadline or
-// redispatch to consider. Most of a large fan-out is quiet on any advance.
+// heartbeat or loss to consider. Most of a large fan-out is quiet on any
+// advance but a tick.
 func (op *operation) quietLeaf(id string, n v1alpha1.NodeStatus, t *v1alpha1.Template) bool {
 	return n.Phase == v1alpha1.NodeRunning && n.Type == v1alpha1.NodeTypeLeaf && n.RetryAt == 0 &&
 		t.Timeout == "" && op.shutdown == "" && !op.pastDeadline &&
 		(op.result == nil || op.result.NodeID != id) &&
-		(op.in.Kind != Tick || op.in.RedispatchAfter == 0)
+		(op.in.Heartbeat == nil || op.in.Heartbeat.NodeID != id) &&
+		(op.in.Kind != Tick || op.in.Liveness == (Liveness{}))
 }
 
 func (op *operation) startLeaf(f frame) *v1alpha1.NodeStatus {
@@ -49,7 +57,7 @@ func (op *operation) startLeaf(f frame) *v1alpha1.NodeStatus {
 		return nil
 	}
 	n := op.newNode(v1alpha1.NodeRunning, v1alpha1.NodeTypeLeaf, "")
-	if err := op.dispatchAttempt(f, in, n, false); err != nil {
+	if err := op.dispatchAttempt(f, in, n); err != nil {
 		n = op.newNode(v1alpha1.NodeError, v1alpha1.NodeTypeLeaf, err.Error())
 		op.setNode(f.id, n)
 		return &n
@@ -82,22 +90,26 @@ func (op *operation) attemptStart(n v1alpha1.NodeStatus) time.Time {
 	return op.at(n.Started)
 }
 
-// advanceLeaf applies what happened to a running leaf: its result, the end
-// of a backoff, a timeout, a stop or the deadline.
+// advanceLeaf applies what happened to a running leaf: its result, a
+// heartbeat, the end of a backoff, a timeout, a stop, the deadline or the
+// loss of the attempt.
 func (op *operation) advanceLeaf(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeStatus {
 	if r := op.takeResult(f.id, n); r != nil {
 		return op.applyResult(f, n, r)
+	}
+	if hb := op.takeHeartbeat(f.id); hb != nil {
+		n = op.applyHeartbeat(f.id, n, hb)
 	}
 	if n.RetryAt > 0 {
 		return op.awaitBackoff(f, n)
 	}
 	if b, why := op.blocked(f); b {
-		op.cancel = append(op.cancel, Cancel{NodeID: f.id, Attempt: n.Retries, Reason: why})
+		op.cancelAttempt(f, n, why)
 		return op.finishLeaf(f.id, n, v1alpha1.NodeFailed, why)
 	}
 	timeout, err := op.leafTimeout(f)
 	if err != nil {
-		op.cancel = append(op.cancel, Cancel{NodeID: f.id, Attempt: n.Retries, Reason: err.Error()})
+		op.cancelAttempt(f, n, err.Error())
 		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
 	}
 	start := op.attemptStart(n)
@@ -105,21 +117,75 @@ func (op *operation) advanceLeaf(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeSt
 		deadline := start.Add(timeout)
 		if !op.now.Before(deadline) {
 			msg := fmt.Sprintf("timeout: attempt %d did not finish within %s", n.Retries, timeout)
-			op.cancel = append(op.cancel, Cancel{NodeID: f.id, Attempt: n.Retries, Reason: msg})
+			op.cancelAttempt(f, n, msg)
 			return op.attemptFailed(f, n, v1alpha1.NodeFailed, msg, nil)
 		}
 		op.wakeAt(deadline)
 	}
-	if op.in.Kind == Tick && op.in.RedispatchAfter > 0 && op.now.Sub(start) >= op.in.RedispatchAfter {
-		in, err := f.inputs()
-		if err == nil {
-			err = op.dispatchAttempt(f, in, n, true)
-		}
-		if err != nil {
-			return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
-		}
+	if why := op.lost(n, start); why != "" {
+		// Argo fails a node whose pod vanished in Error, which
+		// retryPolicy OnError and Always retry.
+		op.cancelAttempt(f, n, why)
+		return op.attemptFailed(f, n, v1alpha1.NodeError, why, nil)
 	}
 	return n
+}
+
+// lost says why the running attempt of n, dispatched at start, counts as
+// lost ("" while it is alive).
+func (op *operation) lost(n v1alpha1.NodeStatus, start time.Time) string {
+	lv := op.in.Liveness
+	if n.Runner != "" {
+		last := op.at(n.Heartbeat)
+		if lv.LostAfter > 0 && op.now.Sub(last) >= lv.LostAfter {
+			return fmt.Sprintf("lost: attempt %d sent no heartbeat for %s (the last at %s)", n.Retries, op.now.Sub(last).Round(time.Second), last.Format(time.RFC3339))
+		}
+		return ""
+	}
+	if lv.StartTimeout > 0 && op.now.Sub(start) >= lv.StartTimeout {
+		return fmt.Sprintf("lost: attempt %d sent neither a heartbeat nor a result within %s of its dispatch", n.Retries, lv.StartTimeout)
+	}
+	return ""
+}
+
+// takeHeartbeat returns the input's heartbeat if it is for node id.
+func (op *operation) takeHeartbeat(id string) *HeartbeatOf {
+	hb := op.in.Heartbeat
+	if hb == nil || hb.NodeID != id || op.heartbeatFound {
+		return nil
+	}
+	op.heartbeatFound = true
+	return hb
+}
+
+// applyHeartbeat records that the current attempt of a running leaf is
+// alive, or cancels the copy that sent it: one of an attempt that is over,
+// or a second copy of the current one.
+func (op *operation) applyHeartbeat(id string, n v1alpha1.NodeStatus, hb *HeartbeatOf) v1alpha1.NodeStatus {
+	switch {
+	case hb.Attempt != n.Retries || n.RetryAt > 0:
+		op.cancelCopy(hb, fmt.Sprintf("attempt %d of node %q is over", hb.Attempt, id))
+		return n
+	case n.Runner != "" && n.Runner != hb.Runner:
+		op.cancelCopy(hb, fmt.Sprintf("attempt %d of node %q runs as %s already", hb.Attempt, id, n.Runner))
+		return n
+	}
+	at := op.ms(op.now)
+	if n.Runner == "" || op.now.Sub(op.at(n.Heartbeat)) >= op.in.Liveness.HeartbeatEvery/2 {
+		n.Runner, n.Heartbeat = hb.Runner, at
+		op.setNode(id, n)
+	}
+	return n
+}
+
+// cancelAttempt asks the function of f to stop the current attempt of n.
+func (op *operation) cancelAttempt(f frame, n v1alpha1.NodeStatus, reason string) {
+	op.cancel = append(op.cancel, Cancel{NodeID: f.id, Attempt: n.Retries, Function: functionOf(f.tmpl), Reason: reason})
+}
+
+// cancelCopy asks the copy that sent hb to stop.
+func (op *operation) cancelCopy(hb *HeartbeatOf, reason string) {
+	op.cancel = append(op.cancel, Cancel{NodeID: hb.NodeID, Attempt: hb.Attempt, Function: hb.Function, Runner: hb.Runner, Reason: reason})
 }
 
 // takeResult returns the input's result if it is for the current attempt of
@@ -172,6 +238,7 @@ func (op *operation) attemptFailed(f frame, n v1alpha1.NodeStatus, phase v1alpha
 		return op.finishLeaf(f.id, n, phase, d.message)
 	}
 	n.RetryAt = op.ms(op.now.Add(d.wait))
+	n.Heartbeat, n.Runner = 0, ""
 	n.Message = fmt.Sprintf("Backoff for %s after attempt %d: %s", d.wait, n.Retries, message)
 	op.setNode(f.id, n)
 	return op.awaitBackoff(f, n)
@@ -198,8 +265,9 @@ func (op *operation) awaitBackoff(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeS
 	n.RetryAt = 0
 	n.Message = ""
 	n.Outputs = nil
+	n.Heartbeat, n.Runner = 0, ""
 	n.AttemptStarted = op.ms(op.now)
-	if err := op.dispatchAttempt(f, in, n, false); err != nil {
+	if err := op.dispatchAttempt(f, in, n); err != nil {
 		return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
 	}
 	op.setNode(f.id, n)
@@ -207,7 +275,7 @@ func (op *operation) awaitBackoff(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeS
 }
 
 // dispatchAttempt records a Dispatch action for the current attempt of n.
-func (op *operation) dispatchAttempt(f frame, in resolvedInputs, n v1alpha1.NodeStatus, redispatch bool) error {
+func (op *operation) dispatchAttempt(f frame, in resolvedInputs, n v1alpha1.NodeStatus) error {
 	sc := op.leafScope(in, n)
 	if paths := outputPaths(f.tmpl); len(paths) > 0 {
 		sc = sc.child(paths)
@@ -217,7 +285,7 @@ func (op *operation) dispatchAttempt(f frame, in resolvedInputs, n v1alpha1.Node
 	if err != nil {
 		return err
 	}
-	d := Dispatch{NodeID: f.id, Attempt: n.Retries, Function: functionOf(tmpl), Template: *tmpl, Redispatch: redispatch}
+	d := Dispatch{NodeID: f.id, Attempt: n.Retries, Function: functionOf(tmpl), Template: *tmpl}
 	if len(refs) > 0 {
 		d.Refs = refs
 	}

@@ -25,9 +25,10 @@ type operation struct {
 	// base is status.startedAt; node times are milliseconds after it.
 	base time.Time
 
-	result      *Result
-	resultFound bool
-	ignored     string
+	result         *Result
+	resultFound    bool
+	heartbeatFound bool
+	ignored        string
 
 	shutdown     v1alpha1.ShutdownStrategy
 	suspended    bool
@@ -217,6 +218,7 @@ func (op *operation) fulfil(id string, n v1alpha1.NodeStatus, phase v1alpha1.Nod
 	n.Phase = phase
 	n.Message = message
 	n.RetryAt = 0
+	n.Heartbeat, n.Runner = 0, ""
 	n.Finished = op.ms(op.now)
 	op.setNode(id, n)
 	return n
@@ -244,6 +246,16 @@ func (op *operation) outcome() Outcome {
 	}
 	if op.result != nil && !op.resultFound && out.Ignored == "" {
 		out.Ignored = fmt.Sprintf("no running attempt %d of node %q", op.result.Attempt, op.result.NodeID)
+	}
+	if hb := op.in.Heartbeat; hb != nil && !op.heartbeatFound {
+		reason := fmt.Sprintf("the workflow has no running node %q", hb.NodeID)
+		if n, ok := op.status.Nodes[hb.NodeID]; ok && n.Phase.Fulfilled() {
+			reason = fmt.Sprintf("node %q is %s already", hb.NodeID, n.Phase)
+		}
+		if op.status.Phase.Completed() {
+			reason = "the workflow is " + string(op.status.Phase)
+		}
+		out.Cancel = append(out.Cancel, Cancel{NodeID: hb.NodeID, Attempt: hb.Attempt, Function: hb.Function, Runner: hb.Runner, Reason: reason})
 	}
 	return out
 }

@@ -45,7 +45,8 @@ func TestResourceStepImpersonatesItsServiceAccount(t *testing.T) {
 
 	step := func(action, manifest string) *event.Event {
 		ev := event.New()
-		ev.SetID("w/n/1")
+		// One id per step: a step function runs a step.run id once.
+		ev.SetID("w/n-" + action + "/1")
 		ev.SetType(events.TypeStepRun)
 		ev.SetSource("/test")
 		run := events.StepRun{Workflow: "w", Namespace: "argo-events", UID: "u", NodeID: "n", Attempt: 1, ServiceAccountName: "scaler",

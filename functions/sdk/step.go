@@ -137,75 +137,118 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 	// One client for every step's http artifacts, so that connections are
 	// reused.
 	client := newHTTPClient(o.ArtifactLimits.HTTPTimeout)
+	x := newExecutions()
 	return HandlerFunc(func(ctx context.Context, e event.Event) (*event.Event, error) {
-		if e.Type() != events.TypeStepRun {
-			return nil, Status(http.StatusBadRequest, fmt.Errorf("a step function takes %s events, not %s", events.TypeStepRun, e.Type()))
+		switch e.Type() {
+		case events.TypeStepRun:
+		case events.TypeStepCancel:
+			return nil, x.handleCancel(ctx, e)
+		default:
+			return nil, Status(http.StatusBadRequest, fmt.Errorf("a step function takes %s and %s events, not %s", events.TypeStepRun, events.TypeStepCancel, e.Type()))
 		}
 		var run events.StepRun
 		if err := e.DataAs(&run); err != nil {
 			return nil, Status(http.StatusBadRequest, fmt.Errorf("step.run %s: undecodable data: %w", e.ID(), err))
 		}
-		capture := newLogCapture(o.LogTailLines)
 		rt := runtimeFrom(ctx)
-		ctx = withRuntime(ctx, &runtime{sender: rt.sender, path: rt.path, capture: capture, logger: capture.logger(rt.logger.With("workflow", run.Workflow, "node", run.NodeID, "attempt", run.Attempt))})
-		if run.Deadline != nil {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, *run.Deadline)
-			defer cancel()
+		ex, started := x.startOrJoin(ctx, e, func(ectx context.Context, ex *execution) (*event.Event, error) {
+			return o.runAttempt(ectx, fn, e, run, rt, ex, client)
+		})
+		if !started {
+			rt.logger.InfoContext(ctx, "step.run delivered again: waiting for the copy that runs", "id", e.ID())
 		}
-		result := events.StepResult{StartedAt: time.Now().UTC()}
-		art, err := o.stepArtifacts(ctx, run, client)
-		if err == nil {
-			err = resolveValues(ctx, &run, art.store, o.Offload.MaxValue)
+		lostAfter := time.Duration(run.LostAfterSeconds) * time.Second
+		reply, err := ex.wait(ctx, func(r *event.Event) { sendResult(context.WithoutCancel(ctx), rt.sender, r, lostAfter) })
+		if reply == nil && err == nil {
+			// Cancelled: nobody needs the result any more.
+			return nil, nil
 		}
-		var out StepOutput
-		if err != nil {
-			// The step never saw its inputs: a fault of the platform or
-			// of what was passed, not of the work.
-			err = Errored(err)
-		} else {
-			in := NewStepInput(run)
-			in.art = art
-			out, err = callStep(ctx, fn, in)
-		}
-		result.FinishedAt = time.Now().UTC()
-		if err == nil && run.Deadline != nil && !result.FinishedAt.Before(*run.Deadline) {
-			// Too late: the controller has given up on this attempt.
-			err = fmt.Errorf("step did not finish by its deadline %s", run.Deadline.Format(time.RFC3339Nano))
-		}
-		switch {
-		case err == nil:
-			result.Phase = v1alpha1.NodeSucceeded
-		default:
-			result.Phase = v1alpha1.NodeFailed
-			var se *StepError
-			if errors.As(err, &se) {
-				result.Phase = se.Phase
-			}
-			result.Message = err.Error()
-		}
-		if out.Message != "" && result.Message == "" {
-			result.Message = out.Message
-		}
-		result.Outputs = out.nodeOutputs()
-		if oerr := offloadOutputs(ctx, result.Outputs, art.storeOrNil(), run.Namespace, o.Offload.Threshold); oerr != nil {
-			// Too large to carry and nowhere to put it: the outputs go,
-			// so that the result stays bounded, and the step says why.
-			result.Outputs = nil
-			result.Phase = v1alpha1.NodeError
-			result.Message = errors.Join(err, oerr).Error()
-		}
-		result.LogTail = capture.tail()
-		if o.Artifacts != nil && capture.size() > 0 {
-			key := events.StepLogKey(run.Namespace, run.Workflow, run.NodeID, run.Attempt)
-			if perr := o.Artifacts.Put(ctx, key, capture.full()); perr != nil {
-				Logger(ctx).Warn("store the step log", "key", key, "error", perr)
-			} else {
-				result.LogKey = key
-			}
-		}
-		return StepResultEvent(e, result)
+		return reply, err
 	})
+}
+
+// handleCancel stops the attempt a step.cancel names. The answer is 200
+// whatever it finds: an attempt that ended or never ran here has nothing
+// to stop, and a redelivery would find the same.
+func (x *executions) handleCancel(ctx context.Context, e event.Event) error {
+	var c events.StepCancel
+	if err := e.DataAs(&c); err != nil || c.RunID == "" {
+		return Status(http.StatusBadRequest, fmt.Errorf("step.cancel %s: data must be {runID, runner, reason}: %v", e.ID(), err))
+	}
+	what := x.cancelRun(c, events.Extension(e, events.ExtStepToken))
+	Logger(ctx).InfoContext(ctx, "step.cancel", "run", c.RunID, "runner", c.Runner, "reason", c.Reason, "outcome", what)
+	return nil
+}
+
+// runAttempt runs one attempt of a step.run and returns its step.result
+// (nil when the attempt was cancelled: its result no longer matters).
+func (o StepOptions) runAttempt(ctx context.Context, fn StepFunc, e event.Event, run events.StepRun, rt *runtime, ex *execution, client *http.Client) (*event.Event, error) {
+	capture := newLogCapture(o.LogTailLines)
+	ctx = withRuntime(ctx, &runtime{sender: rt.sender, path: rt.path, capture: capture, logger: capture.logger(rt.logger.With("workflow", run.Workflow, "node", run.NodeID, "attempt", run.Attempt))})
+	if run.Deadline != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, *run.Deadline)
+		defer cancel()
+	}
+	result := events.StepResult{StartedAt: time.Now().UTC()}
+	hctx, stopHeartbeats := context.WithCancel(ctx)
+	go heartbeats(hctx, rt.sender, e, ex, time.Duration(run.HeartbeatSeconds)*time.Second, time.Duration(run.LostAfterSeconds)*time.Second, result.StartedAt)
+	defer stopHeartbeats()
+	art, err := o.stepArtifacts(ctx, run, client)
+	if err == nil {
+		err = resolveValues(ctx, &run, art.store, o.Offload.MaxValue)
+	}
+	var out StepOutput
+	if err != nil {
+		// The step never saw its inputs: a fault of the platform or
+		// of what was passed, not of the work.
+		err = Errored(err)
+	} else {
+		in := NewStepInput(run)
+		in.art = art
+		out, err = callStep(ctx, fn, in)
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errCancelled) {
+		Logger(ctx).Info("step stopped", "reason", cause)
+		return nil, nil
+	}
+	result.FinishedAt = time.Now().UTC()
+	if err == nil && run.Deadline != nil && !result.FinishedAt.Before(*run.Deadline) {
+		// Too late: the controller has given up on this attempt.
+		err = fmt.Errorf("step did not finish by its deadline %s", run.Deadline.Format(time.RFC3339Nano))
+	}
+	switch {
+	case err == nil:
+		result.Phase = v1alpha1.NodeSucceeded
+	default:
+		result.Phase = v1alpha1.NodeFailed
+		var se *StepError
+		if errors.As(err, &se) {
+			result.Phase = se.Phase
+		}
+		result.Message = err.Error()
+	}
+	if out.Message != "" && result.Message == "" {
+		result.Message = out.Message
+	}
+	result.Outputs = out.nodeOutputs()
+	if oerr := offloadOutputs(ctx, result.Outputs, art.storeOrNil(), run.Namespace, o.Offload.Threshold); oerr != nil {
+		// Too large to carry and nowhere to put it: the outputs go,
+		// so that the result stays bounded, and the step says why.
+		result.Outputs = nil
+		result.Phase = v1alpha1.NodeError
+		result.Message = errors.Join(err, oerr).Error()
+	}
+	result.LogTail = capture.tail()
+	if o.Artifacts != nil && capture.size() > 0 {
+		key := events.StepLogKey(run.Namespace, run.Workflow, run.NodeID, run.Attempt)
+		if perr := o.Artifacts.Put(ctx, key, capture.full()); perr != nil {
+			Logger(ctx).Warn("store the step log", "key", key, "error", perr)
+		} else {
+			result.LogKey = key
+		}
+	}
+	return StepResultEvent(e, result)
 }
 
 // stepArtifacts is the store of one step.run: the workflow's repository
@@ -271,14 +314,25 @@ func StepResultEvent(run event.Event, result events.StepResult) (*event.Event, e
 	reply := event.New()
 	reply.SetID(run.ID())
 	reply.SetType(events.TypeStepResult)
-	reply.SetSource("/zeroflow/step/" + fmt.Sprint(run.Extensions()[events.ExtFunction]))
-	for _, ext := range []string{events.ExtWorkflow, events.ExtNode, events.ExtAttempt, events.ExtFunction, events.ExtNamespace, events.ExtStepToken} {
-		if v, ok := run.Extensions()[ext]; ok {
-			reply.SetExtension(ext, v)
-		}
-	}
+	reply.SetSource(stepSource(run))
+	copyStepExtensions(run, &reply)
 	if err := reply.SetData(event.ApplicationJSON, result); err != nil {
 		return nil, fmt.Errorf("encode step.result: %w", err)
 	}
 	return &reply, nil
+}
+
+// stepSource is the source of what a step function sends about run.
+func stepSource(run event.Event) string {
+	return "/zeroflow/step/" + fmt.Sprint(run.Extensions()[events.ExtFunction])
+}
+
+// copyStepExtensions gives ev the routing extensions and the step token of
+// the step.run it is about.
+func copyStepExtensions(run event.Event, ev *event.Event) {
+	for _, ext := range []string{events.ExtWorkflow, events.ExtNode, events.ExtAttempt, events.ExtFunction, events.ExtNamespace, events.ExtStepToken} {
+		if v, ok := run.Extensions()[ext]; ok {
+			ev.SetExtension(ext, v)
+		}
+	}
 }

@@ -36,13 +36,14 @@ import (
 
 func newControllerCommand() *cobra.Command {
 	var (
-		c                       conn
-		addr, sink, metricsAddr string
-		watchNamespace          string
-		resync, redispatchAfter time.Duration
-		tokenKeyFile            string
-		crossNamespace          []string
-		renderOpts              render.Options
+		c                                  conn
+		addr, sink, metricsAddr            string
+		watchNamespace                     string
+		resync                             time.Duration
+		heartbeat, lostAfter, startTimeout time.Duration
+		tokenKeyFile                       string
+		crossNamespace                     []string
+		renderOpts                         render.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -104,18 +105,18 @@ stops on SIGTERM after draining.`,
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctrl, err := controller.New(controller.Config{
-				Metrics:         reg,
-				Namespace:       watchNamespace,
-				Client:          cl,
-				Send:            sdk.NewSender(sink).WithToken(identity.TokenFromEnv()).Send,
-				Logger:          logger,
-				ResyncPeriod:    resync,
-				RedispatchAfter: redispatchAfter,
-				TokenKey:        tokenKey,
-				CrossNamespace:  pairs,
-				Schedules:       schedules,
-				Sources:         sources,
-				Artifacts:       store,
+				Metrics:           reg,
+				Namespace:         watchNamespace,
+				Client:            cl,
+				Send:              sdk.NewSender(sink).WithToken(identity.TokenFromEnv()).Send,
+				Logger:            logger,
+				ResyncPeriod:      resync,
+				HeartbeatInterval: heartbeat, LostAfter: lostAfter, StartTimeout: startTimeout,
+				TokenKey:       tokenKey,
+				CrossNamespace: pairs,
+				Schedules:      schedules,
+				Sources:        sources,
+				Artifacts:      store,
 			})
 			if err != nil {
 				return err
@@ -159,7 +160,7 @@ stops on SIGTERM after draining.`,
 	cmd.Flags().StringVar(&watchNamespace, "watch-namespace", "", "watch and resync the Workflows of this namespace only (default: all namespaces)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics here (e.g. :9090; default: not served)")
 	cmd.Flags().DurationVar(&resync, "resync", 10*time.Second, "how often to look at every unfinished workflow")
-	cmd.Flags().DurationVar(&redispatchAfter, "redispatch-after", 30*time.Second, "send a step again when its result is this late")
+	livenessFlags(cmd, &heartbeat, &lostAfter, &startTimeout)
 	cmd.Flags().StringVar(&tokenKeyFile, "token-key-file", os.Getenv(envTokenKeyFile), "the key that signs each step's token (at least 16 bytes, e.g. a mounted Secret); every replica needs the same one (default $"+envTokenKeyFile+", else the key in $"+envTokenKey+", else a random key for this process)")
 	cmd.Flags().StringVar(&renderOpts.Image, "function-image", os.Getenv(envFunctionImage), "the resolved image of zeroflow's functions, which the EventSources' and Sensors' Services run (default $"+envFunctionImage+"; without one the controller does not run them)")
 	cmd.Flags().StringVar(&renderOpts.Issuer, "oidc-issuer", render.DefaultIssuer, "the cluster's ServiceAccount token issuer, whose tokens the EventSources' and Sensors' functions accept")

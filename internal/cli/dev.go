@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/internal/devstack"
 )
 
@@ -21,6 +22,7 @@ func newDevCommand() *cobra.Command {
 		artifacts                        string
 		controllerURL                    string
 		scaling                          devstack.Scaling
+		liveness                         devstack.Liveness
 	)
 	cmd := &cobra.Command{
 		Use:   "dev [DIR]",
@@ -54,6 +56,7 @@ between runs.`,
 				BrokerAddr:     brokerAddr,
 				KubeconfigPath: kubeconfig,
 				Scaling:        scaling,
+				Liveness:       liveness,
 				MetricsAddr:    metricsAddr,
 				ControllerURL:  controllerURL,
 				Artifacts:      artifacts,
@@ -97,8 +100,17 @@ between runs.`,
 	cmd.Flags().IntVar(&scaling.Target, "target", 100, "requests one function instance takes at once before another starts, unless its Service sets autoscaling.knative.dev/target")
 	cmd.Flags().StringVar(&controllerURL, "controller", "", "route to a controller running as its own process (zeroflow controller) at this URL instead of running one")
 	cmd.Flags().Float64Var(&scaling.StepFailureRate, "inject-failures", 0, "chaos testing: answer this fraction (0..1) of step.run deliveries with 500 before they reach a step function")
+	livenessFlags(cmd, &liveness.HeartbeatInterval, &liveness.LostAfter, &liveness.StartTimeout)
 	cmd.Flags().IntVar(&scaling.MaxScale, "max-scale", 10, "most instances of one function, unless its Service sets autoscaling.knative.dev/max-scale")
 	return cmd
+}
+
+// livenessFlags are the controller's heartbeat and loss times, shared by
+// `zeroflow dev` and `zeroflow controller`.
+func livenessFlags(cmd *cobra.Command, interval, lostAfter, startTimeout *time.Duration) {
+	cmd.Flags().DurationVar(interval, "heartbeat-interval", controller.DefaultHeartbeatInterval, "how often a running step sends a heartbeat")
+	cmd.Flags().DurationVar(lostAfter, "lost-after", controller.DefaultLostAfter, "fail a step attempt as lost (Error, retried under its retryStrategy) after this long without a heartbeat; at least twice --heartbeat-interval")
+	cmd.Flags().DurationVar(startTimeout, "start-timeout", controller.DefaultStartTimeout, "fail a step attempt as lost when it sent neither a heartbeat nor a result this long after its dispatch (covers queueing and cold starts)")
 }
 
 func orDefault(d time.Duration) time.Duration {

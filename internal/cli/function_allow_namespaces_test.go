@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -153,9 +154,10 @@ func postStep(t *testing.T, addr, ns, manifest string) events.StepResult {
 	for k, v := range map[string]string{
 		"Content-Type":   "application/json",
 		"Ce-Specversion": "1.0",
-		"Ce-Id":          "u1/main.make/0",
-		"Ce-Type":        events.TypeStepRun,
-		"Ce-Source":      "/zeroflow/controller",
+		// One id per manifest: a step function runs a step.run id once.
+		"Ce-Id":     fmt.Sprintf("u1/main.make-%08x/0", crc32.ChecksumIEEE([]byte(manifest))),
+		"Ce-Type":   events.TypeStepRun,
+		"Ce-Source": "/zeroflow/controller",
 	} {
 		req.Header.Set(k, v)
 	}

@@ -61,6 +61,8 @@ type Options struct {
 	// Scaling is how functions scale (Knative's contract); zero values
 	// take Knative's defaults.
 	Scaling Scaling
+	// Liveness sets the controller's heartbeat and loss times.
+	Liveness Liveness
 	// ControllerURL, when set, is a controller running elsewhere (its own
 	// process, `zeroflow controller`); the stack routes to it and runs
 	// none of its own.
@@ -190,7 +192,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		brokerRefs = append(brokerRefs, b.Namespace+"/"+b.Name)
 		started[b.Namespace+"/"+b.Name] = true
 	}
-	rt := &workflowRuntime{}
+	rt := &workflowRuntime{liveness: opts.Liveness}
 	rt.artifacts = opts.Artifacts
 	if rt.artifacts == "" {
 		rt.artifacts = filepath.Join(opts.DataDir, "artifacts")

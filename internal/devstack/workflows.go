@@ -38,6 +38,23 @@ type workflowRuntime struct {
 	store     sdk.Artifacts
 	// hosts maps each Service's cluster host names to its local address.
 	hosts map[string]string
+	// liveness is the controller's heartbeat and loss times.
+	liveness Liveness
+}
+
+// Liveness is how often steps heartbeat and when the controller gives an
+// attempt up as lost; zero fields take the controller's defaults.
+type Liveness struct {
+	HeartbeatInterval, LostAfter, StartTimeout time.Duration
+}
+
+// resyncPeriod is the dev controller's resync: every 10s, or a quarter of
+// a shorter lost-after time.
+func resyncPeriod(l Liveness) time.Duration {
+	if l.LostAfter > 0 && l.LostAfter/4 < 10*time.Second {
+		return max(l.LostAfter/4, 100*time.Millisecond)
+	}
+	return 10 * time.Second
 }
 
 // TokenKeyFile names the controller's step-token key in the stack's
@@ -142,7 +159,7 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 		}
 		f.addrs[ns+"/"+s.svc.Name] = u
 		if called[s.svc.Name] {
-			f.triggers = append(f.triggers, render.StepFunctionTrigger(DefaultNamespace, "default", s.svc.Name, s.svc.Name))
+			f.triggers = append(f.triggers, render.StepFunctionTriggers(DefaultNamespace, "default", s.svc.Name, s.svc.Name)...)
 			declared[s.svc.Name] = true
 		}
 		f.endpoints = append(f.endpoints, fmt.Sprintf("service  %s/%s %s (http://%s.%s.svc.cluster.local)", ns, s.svc.Name, u, s.svc.Name, ns))
@@ -188,14 +205,17 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 			}
 		}
 		c, err := controller.New(controller.Config{
-			TokenKey:        tokenKey,
-			Client:          client,
-			Send:            env.publish,
-			Logger:          f.logger.With("component", "controller"),
-			RedispatchAfter: 30 * time.Second,
-			ResyncPeriod:    10 * time.Second,
-			Metrics:         f.registry,
-			Schedules:       schedules,
+			TokenKey:          tokenKey,
+			Client:            client,
+			Send:              env.publish,
+			Logger:            f.logger.With("component", "controller"),
+			HeartbeatInterval: rt.liveness.HeartbeatInterval,
+			LostAfter:         rt.liveness.LostAfter,
+			StartTimeout:      rt.liveness.StartTimeout,
+			// Often, so that a lost step is found soon after LostAfter.
+			ResyncPeriod: resyncPeriod(rt.liveness),
+			Metrics:      f.registry,
+			Schedules:    schedules,
 			// A submit's large arguments go where the steps read them.
 			Artifacts: rt.store,
 		})

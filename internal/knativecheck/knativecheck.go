@@ -79,11 +79,13 @@ func knative(ctx context.Context, o knativeObject) error {
 	}
 	ctx = apis.WithinCreate(ctx)
 	ctx = apis.WithinParent(ctx, metav1.ObjectMeta{Name: o.GetName(), Namespace: o.GetNamespace()})
-	// No Knative feature flags: what zeroflow renders must pass on a
-	// cluster with Knative's defaults. But for EventPolicies, which
-	// Eventing refuses to create unless authentication-oidc is on: zeroflow
-	// ships them for clusters that turn it on (docs/security.md).
-	flags := feature.Flags{}
+	// Knative's default feature flags (what a cluster runs with an
+	// untouched config-features, delivery-timeout among them, which step
+	// Triggers use): what zeroflow renders must pass there. But for
+	// EventPolicies, which Eventing refuses to create unless
+	// authentication-oidc is on: zeroflow ships them for clusters that turn
+	// it on (docs/security.md).
+	flags := feature.FromContextOrDefaults(context.Background())
 	if _, ok := o.(*eventingv1alpha1.EventPolicy); ok {
 		flags[feature.OIDCAuthentication] = feature.Enabled
 	}
