@@ -108,6 +108,7 @@ on SIGTERM.`,
 	}
 	cmd.AddCommand(newWebhookFunctionCommand(), newFilterFunctionCommand(), newSensorFunctionCommand())
 	cmd.AddCommand(newStepFunctionCommands()...)
+	cmd.AddCommand(newExecJobFunctionCommand())
 	return cmd
 }
 

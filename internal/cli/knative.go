@@ -108,6 +108,7 @@ objects locally.`,
 	cmd.Flags().StringVar(&opts.Issuer, "oidc-issuer", render.DefaultIssuer, "the cluster's ServiceAccount token issuer, whose tokens functions accept (kubectl get --raw /.well-known/openid-configuration)")
 	cmd.Flags().StringVar(&brokerClass, "broker-class", render.ClassKafka, "the class of the Brokers render makes for eventBusNames DIR does not declare (Kafka, or MTChannelBasedBroker for a dev cluster)")
 	cmd.Flags().BoolVar(&rbac, "rbac", false, "also print the Roles and RoleBindings the Sensors' triggers and the workflows' resource steps need (least privilege, from what they create, update, patch and delete)")
+	cmd.Flags().BoolVar(&opts.ExecJobs, "exec-jobs", false, "with --runtime: run container and script steps as Kubernetes Jobs through a Knative JobSink (steps of any length; each pays a pod start) instead of on the exec Service, whose requests Knative cuts at 300 s")
 	cmd.Flags().BoolVar(&runtime, "runtime", false, "also print the workflow runtime's objects for the namespace (built-in functions and the controller's Triggers), which manifests/ installs")
 	return cmd
 }
