@@ -20,7 +20,7 @@ MINIO          := $(BIN)/minio-$(MINIO_VERSION)
 BENCH_COUNT ?= 5
 BENCH_TIME  ?= 1s
 
-.PHONY: run build kubectl k6 load fuzz test test-short bench generate lint tools clean cluster-up e2e-cluster
+.PHONY: run build kubectl k6 load fuzz e2e-long test test-short bench generate lint tools clean cluster-up e2e-cluster
 
 ## run: build zeroflow and run `zeroflow dev` on the log-pipeline example
 run: build
@@ -62,6 +62,11 @@ cluster-up:
 ## e2e-cluster: Workflow-A under a k6 burst on that cluster, with the local end-to-end test's counts
 e2e-cluster: $(K6)
 	K6=$(K6) ./hack/e2e-cluster.sh
+
+## e2e-long: the long end-to-end runs that do not fit make test: a 20-minute step (ZEROFLOW_LONG_STEP)
+ZEROFLOW_LONG_STEP ?= 20m
+e2e-long: $(MINIO)
+	ZEROFLOW_MINIO=$(MINIO) ZEROFLOW_LONG_STEP=$(ZEROFLOW_LONG_STEP) $(GO) test -count=1 -timeout 60m -run 'TestLongStepsEndToEnd' ./cmd/zeroflow/
 
 ## fuzz: fuzz the broker ingress, the webhook and the data filters (FUZZ_TIME each, default 60s)
 FUZZ_TIME ?= 60s
