@@ -94,8 +94,8 @@ func (c *Controller) stepToken(wf *v1alpha1.Workflow, node string, attempt int32
 
 // bindDispatches records in st the token hash of each attempt about to be
 // dispatched, so that whichever instance takes the result can check it.
-// A redispatch of the same attempt has the same token, so it changes
-// nothing. A node that is fulfilled keeps no hash: a finished status
+// A second dispatch of the same attempt has the same token, so it
+// changes nothing. A node that is fulfilled keeps no hash: a finished status
 // stays as small as before, and a late duplicate of its result is checked
 // against the key instead (see acceptResult).
 func (c *Controller) bindDispatches(wf *v1alpha1.Workflow, st *v1alpha1.WorkflowStatus, ds []engine.Dispatch, settled []string) {

@@ -19,7 +19,7 @@ const TokenKeySize = 32
 
 // A step token binds a step.result to the step.run it answers. It is an
 // HMAC of the attempt's dispatch id, so that every send of the same
-// attempt (a redispatch, another instance with the same key) carries the
+// attempt (a broker's redelivery, another instance with the same key) carries the
 // same token, and nobody without the key can make one. The controller
 // stores only a hash of it in the node record: a status is readable by
 // anyone who may get the Workflow, and a hash proves nothing to them.

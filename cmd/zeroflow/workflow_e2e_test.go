@@ -64,7 +64,16 @@ func copyExampleOnFreePort(t *testing.T) (dir, port string) {
 func startDev(t *testing.T, bin string, flags ...string) *devRun {
 	t.Helper()
 	dir, port := copyExampleOnFreePort(t)
-	d := &devRun{dataDir: t.TempDir(), webhook: "http://127.0.0.1:" + port + "/workflow-a", log: &lockedBuffer{}}
+	d := startDevOn(t, bin, dir, flags...)
+	d.webhook = "http://127.0.0.1:" + port + "/workflow-a"
+	return d
+}
+
+// startDevOn runs `zeroflow dev` on the manifests in dir, with extra flags,
+// and waits until it is ready.
+func startDevOn(t *testing.T, bin, dir string, flags ...string) *devRun {
+	t.Helper()
+	d := &devRun{dataDir: t.TempDir(), log: &lockedBuffer{}}
 	args := append([]string{"dev", dir, "--data-dir", d.dataDir, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--idle", "20s"}, flags...)
 	d.cmd = exec.Command(bin, args...)
 	stdout, err := d.cmd.StdoutPipe()
