@@ -26,6 +26,9 @@ const (
 	DefaultKeepFinished = 10 * time.Minute
 	// DefaultMaxFinished bounds the results kept.
 	DefaultMaxFinished = 1000
+	// firstHeartbeat is when a running step sends its first heartbeat
+	// (or at its interval, when that is shorter).
+	firstHeartbeat = time.Second
 	// resultSendTimeout bounds the sending of a result by event (when no
 	// request waits for it) when the step.run sets no lost-after time.
 	resultSendTimeout = 5 * time.Minute
@@ -196,15 +199,20 @@ func heartbeats(ctx context.Context, sender *Sender, run event.Event, ex *execut
 	if interval <= 0 || sender == nil {
 		return
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	// The first one comes soon: a second copy of the attempt (a
+	// redelivery to another instance) learns from the controller's answer
+	// that it is one, and stops. A step shorter than that sends none.
+	wait := min(interval, firstHeartbeat)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	lastOK := time.Now()
 	for seq := 1; ; seq++ {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
+		timer.Reset(interval)
 		hb, err := heartbeatEvent(run, ex.runner, seq, started)
 		if err == nil {
 			sctx, cancel := context.WithTimeout(ctx, interval)
