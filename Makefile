@@ -68,12 +68,14 @@ ZEROFLOW_LONG_STEP ?= 20m
 e2e-long: $(MINIO)
 	ZEROFLOW_MINIO=$(MINIO) ZEROFLOW_LONG_STEP=$(ZEROFLOW_LONG_STEP) $(GO) test -count=1 -timeout 60m -run 'TestLongStepsEndToEnd' ./cmd/zeroflow/
 
-## fuzz: fuzz the broker ingress, the webhook and the data filters (FUZZ_TIME each, default 60s)
-FUZZ_TIME ?= 60s
+## fuzz: fuzz the broker ingress, the webhook, the data filters and expression literals (FUZZ_TIME each, default 10m; FUZZ_FLAGS, e.g. -parallel 1)
+FUZZ_TIME ?= 10m
+FUZZ_FLAGS ?=
 fuzz:
-	$(GO) test ./broker/ -run '^$$' -fuzz '^FuzzIngress$$' -fuzztime $(FUZZ_TIME)
-	$(GO) test ./functions/webhook/ -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZ_TIME)
-	$(GO) test ./functions/filter/ -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZ_TIME)
+	$(GO) test ./broker/ -run '^$$' -fuzz '^FuzzIngress$$' -fuzztime $(FUZZ_TIME) $(FUZZ_FLAGS)
+	$(GO) test ./functions/webhook/ -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZ_TIME) $(FUZZ_FLAGS)
+	$(GO) test ./functions/filter/ -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZ_TIME) $(FUZZ_FLAGS)
+	$(GO) test ./internal/expression/ -run '^$$' -fuzz '^FuzzSubstituteLiterals$$' -fuzztime $(FUZZ_TIME) $(FUZZ_FLAGS)
 
 ## generate: regenerate deepcopy functions and CRDs from api/, and the manifests render builds
 generate: $(CONTROLLER_GEN)

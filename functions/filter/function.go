@@ -58,7 +58,9 @@ func (f *Function) Handle(ctx context.Context, ev event.Event) (*event.Event, er
 	name := strings.Trim(sdk.RequestPath(ctx), "/")
 	d, ok := f.deps[name]
 	if !ok {
-		return nil, sdk.Status(http.StatusNotFound, fmt.Errorf("sensor %s has no dependency %q; the path of the Trigger's subscriber names the dependency", f.sensor.Name, name))
+		// 400 and not 404: a broker retries a 404, and a Trigger whose
+		// subscriber names no dependency is wrong on every delivery.
+		return nil, sdk.Status(http.StatusBadRequest, fmt.Errorf("sensor %s has no dependency %q; the path of the Trigger's subscriber names the dependency", f.sensor.Name, name))
 	}
 	if !d.routes(ev) {
 		f.log.DebugContext(ctx, "event is not from this dependency's event source", "dependency", name, "source", ev.Source(), "subject", ev.Subject())

@@ -3,11 +3,15 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
@@ -15,7 +19,7 @@ import (
 // receiver adapts a Handler to CloudEvents over HTTP, as a Knative
 // subscriber: the reply, if any, is written back in binary mode with 200;
 // no reply is 202; an error is its status (500 by default, so the broker
-// retries).
+// retries; 422 for a sink's permanent refusal, see answerStatus).
 type receiver struct {
 	h       Handler
 	sender  *Sender
@@ -97,6 +101,10 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid CloudEvent: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	if err := CheckExtensions(*ev); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	namespace := rc.deliveryNamespace(ctx, r)
 	// The handler sees the event as it was sent, its data in place.
 	resolved, err := ResolveEvent(ctx, rc.offload, namespace, ev)
@@ -109,7 +117,7 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = withRuntime(ctx, &runtime{sender: rc.sender, logger: rc.logger.With("eventID", ev.ID(), "eventType", ev.Type()), path: r.URL.Path})
 	reply, err := rc.h.Handle(ctx, *ev)
 	if err != nil {
-		code := statusOf(err)
+		code := answerStatus(err)
 		rc.logger.Warn("handler failed", "eventID", ev.ID(), "code", code, "error", err)
 		http.Error(w, err.Error(), code)
 		return
@@ -139,6 +147,43 @@ func (rc receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := cehttp.WriteResponseWriter(ctx, binding.ToMessage(reply), http.StatusOK, w); err != nil {
 		rc.logger.Error("write reply", "eventID", ev.ID(), "error", err)
 	}
+}
+
+// CheckExtensions refuses what the SDK's validation lets through: for
+// CloudEvents 0.3 (it checks names only for 1.0) an extension whose name is
+// not ASCII letters and digits, and in any version a value with a control
+// character, which cannot be a header. The broker refuses such an event
+// with 400, and a binary-mode send of it fails before any request; so
+// whatever takes events from outside (a function, the webhook) refuses it
+// with 400 at once rather than failing on every delivery or retry.
+func CheckExtensions(ev event.Event) error {
+	for name, v := range ev.Extensions() {
+		if name == "" || strings.IndexFunc(name, func(r rune) bool {
+			return ('a' > r || r > 'z') && ('A' > r || r > 'Z') && ('0' > r || r > '9')
+		}) >= 0 {
+			return fmt.Errorf("invalid CloudEvent: extension name %q: CloudEvents attribute names consist of ASCII letters and digits", name)
+		}
+		if s, err := types.ToString(v); err == nil && strings.ContainsFunc(s, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			return fmt.Errorf("invalid CloudEvent: extension %s: the value has a control character", name)
+		}
+	}
+	return nil
+}
+
+// answerStatus is the status a handler's error is answered with: the one
+// it carries (Status); else 422 when it carries a sink's refusal that no
+// redelivery can change (a 4xx other than 408 and 429, see
+// IsPermanentStatus), so that the broker does not deliver the event again
+// only to meet the same refusal; else 500, which the broker retries. 422
+// and not the sink's own code: a 401 or 404 of the sink passed on would
+// read as the function refusing the broker's identity or path.
+func answerStatus(err error) int {
+	var se *StatusError
+	var send *SendError
+	if !errors.As(err, &se) && errors.As(err, &send) && IsPermanentStatus(&StatusError{Code: send.Code}) {
+		return http.StatusUnprocessableEntity
+	}
+	return statusOf(err)
 }
 
 // runtime is what a function sees of its surroundings.

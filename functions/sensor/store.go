@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/functions/sensor/trigger"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
 
@@ -45,7 +48,7 @@ var conflictBackoff = wait.Backoff{Steps: 30, Duration: 5 * time.Millisecond, Fa
 func (s *store) get(ctx context.Context) (*unstructured.Unstructured, *v1alpha1.SensorStatus, error) {
 	u, err := s.sensors.Get(ctx, s.name, metav1.GetOptions{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read sensor %s/%s: %w", s.namespace, s.name, err)
+		return nil, nil, classifyStoreError(fmt.Errorf("read sensor %s/%s: %w", s.namespace, s.name, err))
 	}
 	st := &v1alpha1.SensorStatus{}
 	if raw, ok := u.Object["status"].(map[string]any); ok {
@@ -78,10 +81,25 @@ func (s *store) mutate(ctx context.Context, change func(st *v1alpha1.SensorStatu
 		}
 		u.Object["status"] = raw
 		if _, err := s.sensors.UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("write sensor %s/%s status: %w", s.namespace, s.name, err)
+			return classifyStoreError(fmt.Errorf("write sensor %s/%s status: %w", s.namespace, s.name, err))
 		}
 		return nil
 	})
+}
+
+// classifyStoreError marks what the API server refuses for good as
+// permanent, so that the sensor answers 422 and the broker does not
+// deliver the event again only to meet the same refusal: a status it
+// rejects as invalid or too large (etcd's "request is too large" comes
+// back as a 500, so its text tells), a bad request, and a refusal by RBAC.
+// A missing Sensor is not: it may be being created again.
+func classifyStoreError(err error) error {
+	text := err.Error()
+	if apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) ||
+		strings.Contains(text, "request is too large") || strings.Contains(text, "message larger than max") {
+		return trigger.Permanent(err)
+	}
+	return err
 }
 
 // maskEvents masks the sensitive headers of every event in the status,

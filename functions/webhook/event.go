@@ -17,6 +17,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/internal/expression"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 )
 
 // Data is an event's data: Argo's {header, body, metadata}.
@@ -46,6 +47,11 @@ func (w *Webhook) toEvent(r *http.Request, rt *route) (ev event.Event, keep bool
 		}
 		if err := e.Validate(); err != nil {
 			return ev, false, http.StatusBadRequest, "invalid CloudEvent: " + err.Error()
+		}
+		// Not 503 at the send: no broker can take it, however often the
+		// caller retries.
+		if err := sdk.CheckExtensions(*e); err != nil {
+			return ev, false, http.StatusBadRequest, err.Error()
 		}
 		// Its attributes are the caller's, but the reserved ones would make
 		// it a control event (a step to run, a result, a submit): refused

@@ -15,10 +15,14 @@ import (
 	"testing"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/zeroflow-dev/zeroflow/api/events"
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/broker"
+	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/webhook"
 	"github.com/zeroflow-dev/zeroflow/internal/secrets"
 )
@@ -133,23 +137,47 @@ func FuzzWebhook(f *testing.F) {
 		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","knativeerrorcode":"500"}`, false},
 		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"dev.knative.sources.ping"}`, false},
 		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","tenant":"acme","data":{"a":1}}`, false},
+		// The broker refuses these (400): an extension name the SDK lets
+		// through for 0.3, and one whose value has a control character.
+		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"0.3","id":"1","source":"/s","type":"t","a b":"x"}`, false},
+		{"POST", "/plain", "application/cloudevents+json", "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","ab":"x\u0001y"}`, false},
 	} {
 		f.Add(s.method, s.target, s.contentType, s.auth, s.ce, []byte(s.body), s.brokerDown)
 	}
 
+	// The events go to a real embedded broker, which refuses what it
+	// cannot store (a CloudEvents 0.3 extension name the SDK lets through,
+	// an event over its size limit) with a 4xx: the webhook must not turn
+	// that into a 503 that asks the caller to retry.
+	b, err := broker.Start(context.Background(), broker.Options{DataDir: f.TempDir(), MaxEventBytes: 64 << 10})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { b.Close() })
+	if err := b.Apply(context.Background(), broker.Config{Brokers: []eventingv1.Broker{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "default"}}}}); err != nil {
+		f.Fatal(err)
+	}
+	sender := sdk.NewSender(b.Address("default", "default")).WithOffload(sdk.EventOffload{}, "")
+
 	// One webhook for all inputs, as a server has: a worker process calls
-	// the fuzz function for one input at a time, so sent and down are
-	// that input's.
+	// the fuzz function for one input at a time, so sent, refused and down
+	// are that input's.
 	var sent []event.Event
+	var refused *sdk.SendError
 	var down bool
 	hook, err := webhook.New(&es, webhook.Options{
-		Send: func(_ context.Context, ev event.Event) error {
+		Send: func(ctx context.Context, ev event.Event) error {
 			if down {
 				return errors.New("broker down")
+			}
+			if err := sender.Send(ctx, ev); err != nil {
+				_ = errors.As(err, &refused)
+				return err
 			}
 			sent = append(sent, ev)
 			return nil
 		},
+		Offload: &sdk.EventOffload{},
 		Secrets: secrets.Local{Getenv: func(k string) string { return env[k] }},
 	})
 	if err != nil {
@@ -166,7 +194,7 @@ func FuzzWebhook(f *testing.F) {
 		if err != nil || !strings.HasPrefix(target, "/") {
 			return
 		}
-		sent, down = nil, brokerDown
+		sent, refused, down = nil, nil, brokerDown
 		req := &http.Request{
 			Method:        method,
 			URL:           u,
@@ -201,6 +229,16 @@ func FuzzWebhook(f *testing.F) {
 		case 200, 400, 401, 404, 405, 413, 503:
 		default:
 			t.Fatalf("%s %s: status %d (%s)", method, target, code, rec.Body)
+		}
+		// The broker's refusal of the event itself is the caller's to
+		// hear: a 503 would have it send the same event for ever.
+		if refused != nil && (refused.Code == http.StatusBadRequest || refused.Code == http.StatusRequestEntityTooLarge) && code != refused.Code {
+			t.Fatalf("%s %s: the broker refused the event with %d (%s), the webhook answered %d", method, target, refused.Code, refused.Body, code)
+		}
+		// The broker is up: a 503, which asks the caller to retry, is
+		// for a store or broker that is down, never for the request.
+		if code == http.StatusServiceUnavailable && !brokerDown {
+			t.Fatalf("%s %s: 503 with the broker up: %s", method, target, rec.Body)
 		}
 		if code != 200 && len(sent) > 0 {
 			t.Fatalf("%s %s: status %d, but an event was sent", method, target, code)

@@ -3,6 +3,9 @@ package trigger
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,6 +62,10 @@ func (r *httpRunner) Run(ctx context.Context, f Firing) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("http trigger %s: %w", r.name, err))
 	}
+	// A URL no client can use fails the same way on every attempt.
+	if (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Host == "" {
+		return Permanent(fmt.Errorf("http trigger %s: url %q: want an absolute http or https URL", r.name, spec.URL))
+	}
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -86,16 +93,44 @@ func (r *httpRunner) Run(ctx context.Context, f Firing) error {
 	}
 	resp, err := r.env.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("http trigger %s: %s %s: %w", r.name, method, spec.URL, err)
+		return classifyRequestError(fmt.Errorf("http trigger %s: %s %s: %w", r.name, method, spec.URL, err))
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if !r.allowed(resp.StatusCode) {
-		return fmt.Errorf("http trigger %s: %s %s answered %d: %s", r.name, method, spec.URL, resp.StatusCode, strings.TrimSpace(string(snippet)))
+		return classifyStatus(resp.StatusCode, fmt.Errorf("http trigger %s: %s %s answered %d: %s", r.name, method, spec.URL, resp.StatusCode, strings.TrimSpace(string(snippet))))
 	}
 	r.env.Logger.InfoContext(ctx, "http trigger ran", "trigger", r.name, "url", spec.URL, "status", resp.StatusCode)
 	return nil
+}
+
+// classifyStatus marks the refusal of a downstream that answered code as
+// permanent when another attempt cannot change it: a 4xx other than 408
+// and 429. That includes 404 and 409, which Knative's delivery retries:
+// an http trigger's URL that is not there, or a request that conflicts
+// with the target's state, is the same on the next attempt.
+func classifyStatus(code int, err error) error {
+	if isPermanentCode(code) {
+		return Permanent(err)
+	}
+	return err
+}
+
+// classifyRequestError marks a request that failed before any answer as
+// permanent when no retry can make it succeed: a redirect to an unusable
+// URL or a server certificate that does not verify. Refused connections,
+// timeouts and unknown hosts may pass.
+func classifyRequestError(err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) ||
+		strings.Contains(err.Error(), "unsupported protocol scheme") {
+		return Permanent(err)
+	}
+	return err
 }
 
 // allowed applies the status policy: the listed statuses, else any 2xx.

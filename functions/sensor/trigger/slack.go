@@ -58,12 +58,16 @@ func (r *slackRunner) Run(ctx context.Context, f Firing) error {
 	resp, err := r.env.HTTP.Do(req)
 	if err != nil {
 		// The URL is a credential; the error from the client contains it.
-		return fmt.Errorf("slack trigger %s: post to the incoming webhook failed", r.name)
+		failed := fmt.Errorf("slack trigger %s: post to the incoming webhook failed", r.name)
+		if IsPermanent(classifyRequestError(err)) {
+			return Permanent(failed)
+		}
+		return failed
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("slack trigger %s: the incoming webhook answered %d: %s", r.name, resp.StatusCode, strings.TrimSpace(string(answer)))
+		return classifyStatus(resp.StatusCode, fmt.Errorf("slack trigger %s: the incoming webhook answered %d: %s", r.name, resp.StatusCode, strings.TrimSpace(string(answer))))
 	}
 	r.env.Logger.InfoContext(ctx, "slack message posted", "trigger", r.name)
 	return nil
