@@ -18,6 +18,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/kncloudevents"
 	"knative.dev/pkg/apis"
@@ -42,6 +43,10 @@ type Options struct {
 	// trigger. Default 100; a Trigger's annotation
 	// zeroflow.dev/concurrency overrides it.
 	Concurrency int
+	// MaxRetrying is how many of a trigger's events may wait for a
+	// scheduled retry beside those in flight before new events wait too.
+	// Default 10,000.
+	MaxRetrying int
 	// AttemptTimeout bounds one delivery attempt when the Trigger's
 	// delivery.timeout is unset. Default 60s.
 	AttemptTimeout time.Duration
@@ -76,6 +81,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 100
+	}
+	if o.MaxRetrying <= 0 {
+		o.MaxRetrying = 10_000
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 60 * time.Second
@@ -158,14 +166,12 @@ func Start(ctx context.Context, opts Options) (_ *Broker, err error) {
 	if b.listener, err = net.Listen("tcp", opts.Addr); err != nil {
 		return nil, fmt.Errorf("start broker: listen on %s: %w", opts.Addr, err)
 	}
-	b.server = &http.Server{
-		Handler:           ingress{b: b},
-		MaxHeaderBytes:    maxHeaderBytes,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-	}
+	// zeroflow's server limits (internal/httpbound): a body that
+	// trickles is cut off with 408, a large one at normal speed is not.
+	lim := httpbound.Limits{MaxHeaderBytes: maxHeaderBytes, Logger: b.logger}
+	b.server = httpbound.NewServer(ingress{b: b}, lim)
 	b.served = make(chan error, 1)
-	go func() { b.served <- b.server.Serve(b.listener) }()
+	go func() { b.served <- b.server.Serve(httpbound.Listener(b.listener, lim)) }()
 	b.logger.Info("broker started", "url", b.URL(), "dataDir", opts.DataDir)
 	return b, nil
 }
