@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
 	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
 
@@ -51,7 +52,11 @@ type Options struct {
 	// delivered in (see receiver.deliveryNamespace); default the sink's
 	// (/NAMESPACE/BROKER).
 	Namespace string
-	Logger    *slog.Logger
+	// Limits bound the server's connections and requests (header and
+	// body timeouts, connections at once); zero fields take
+	// httpbound's defaults (docs/deploy.md, "Connection limits").
+	Limits httpbound.Limits
+	Logger *slog.Logger
 }
 
 func (o *Options) setDefaults() {
@@ -156,9 +161,14 @@ func ServeHTTP(ctx context.Context, h http.Handler, opts Options) error {
 		}
 	}
 	fresh := &freshConns{conns: map[net.Conn]bool{}}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: fresh.track}
+	lim := opts.Limits
+	if lim.Logger == nil {
+		lim.Logger = opts.Logger
+	}
+	srv := httpbound.NewServer(mux, lim)
+	srv.ConnState = fresh.track
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	go func() { served <- srv.Serve(httpbound.Listener(l, lim)) }()
 	opts.Logger.Info("function serving", "addr", l.Addr().String(), "sink", opts.Sink)
 
 	select {

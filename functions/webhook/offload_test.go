@@ -30,6 +30,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/broker"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/webhook"
+	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
 )
 
 const largeSource = `
@@ -60,7 +61,9 @@ type largeFixture struct {
 	store sdk.Artifacts
 }
 
-func setupLarge(t *testing.T, offload *sdk.EventOffload, bodyTimeout time.Duration) *largeFixture {
+// bodyGrace, when not zero, is the server's body grace time
+// (httpbound.Limits.BodyGrace).
+func setupLarge(t *testing.T, offload *sdk.EventOffload, bodyGrace time.Duration) *largeFixture {
 	t.Helper()
 	var es v1alpha1.EventSource
 	if err := yaml.UnmarshalStrict([]byte(largeSource), &es); err != nil {
@@ -107,11 +110,14 @@ func setupLarge(t *testing.T, offload *sdk.EventOffload, bodyTimeout time.Durati
 	}
 	// The sender has no store of its own: what it gets is offloaded.
 	sender := sdk.NewSender(b.Address("team-a", "default")).WithOffload(sdk.EventOffload{}, "")
-	f.hook, err = webhook.New(&es, webhook.Options{Send: sender.Send, Offload: offload, BodyTimeout: bodyTimeout})
+	f.hook, err = webhook.New(&es, webhook.Options{Send: sender.Send, Offload: offload})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(f.hook.Handler())
+	// Served as sdk.ServeHTTP serves it, with the real server limits.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = httpbound.NewServer(f.hook.Handler(), httpbound.Limits{BodyGrace: bodyGrace})
+	srv.Start()
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	return f
@@ -255,8 +261,8 @@ func (failingStore) Get(context.Context, string) (io.ReadCloser, error) {
 	return nil, errors.New("dial tcp 10.0.0.9:9000: connection refused")
 }
 
-// A sender that trickles its body is cut off at BodyTimeout with 408,
-// and nothing is stored.
+// A sender that trickles its body is cut off after the server's body
+// grace time with 408, and nothing is stored.
 func TestSlowBodyIsCutOff(t *testing.T) {
 	f := setupLarge(t, nil, 300*time.Millisecond)
 	addr := strings.TrimPrefix(f.url, "http://")

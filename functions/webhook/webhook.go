@@ -2,7 +2,10 @@
 // CloudEvents on a broker, as Argo Events' webhook EventSource does, as a
 // scale-to-zero function. Each request is handled on its own (Argo pushes
 // every request of an endpoint through one channel, one at a time), and the
-// caller hears 200 only once the broker has accepted the event.
+// caller hears 200 only once the broker has accepted the event. A body is
+// bounded by its server (internal/httpbound, through sdk.ServeHTTP): one
+// that trickles is answered 408 after the grace time, without holding
+// anything another request needs.
 package webhook
 
 import (
@@ -15,7 +18,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/expr-lang/expr"
@@ -44,11 +46,7 @@ type Options struct {
 	// reference (DESIGN §11). Nil reads the environment
 	// (sdk.EventOffloadFromEnv: $ZEROFLOW_ARTIFACTS).
 	Offload *sdk.EventOffload
-	// BodyTimeout bounds the reading of one request's body, so that a
-	// slow sender cannot hold a request open; default 2 minutes (10 MB
-	// at 1 Mbit/s is 80 s).
-	BodyTimeout time.Duration
-	Logger      *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Webhook serves the webhook events of one EventSource.
@@ -84,9 +82,6 @@ func New(es *v1alpha1.EventSource, opts Options) (*Webhook, error) {
 			return nil, fmt.Errorf("eventsource %s: %w", es.Name, err)
 		}
 		opts.Offload = &o
-	}
-	if opts.BodyTimeout <= 0 {
-		opts.BodyTimeout = 2 * time.Minute
 	}
 	w := &Webhook{source: es, opts: opts, routes: map[string]map[string]map[string]*route{}}
 	for name, spec := range es.Spec.Webhook {
@@ -174,9 +169,6 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
 		respond(rw, code, msg)
 		return
 	}
-	// After the auth check, which reads no body. A server that cannot
-	// set deadlines (a test recorder) has only its own.
-	_ = http.NewResponseController(rw).SetReadDeadline(time.Now().Add(w.opts.BodyTimeout))
 	ev, keep, code, msg := w.toEvent(r, rt)
 	if code != 0 {
 		respond(rw, code, msg)

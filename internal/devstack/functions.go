@@ -29,6 +29,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/webhook"
 	"github.com/zeroflow-dev/zeroflow/internal/apiserversource"
 	"github.com/zeroflow-dev/zeroflow/internal/funcrunner"
+	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
 	"github.com/zeroflow-dev/zeroflow/internal/kubeapi"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 	"github.com/zeroflow-dev/zeroflow/internal/pingsource"
@@ -422,14 +423,19 @@ func (f *functions) run(ctx context.Context, u *unit, name string, l net.Listene
 // stack's own servers).
 func (f *functions) serveHTTP(ctx context.Context, u *unit, name string, h http.Handler, l net.Listener) {
 	f.goUnit(u, func() {
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		// The body is read before the runner takes one of its slots
+		// (the instances' concurrency targets), so that slow senders
+		// hold connections, which the listener bounds, and not the
+		// slots whole requests need (issue 13).
+		lim := httpbound.Limits{Logger: f.logger.With("function", name)}
+		srv := httpbound.NewServer(httpbound.BufferBody(h, 0), lim)
 		go func() {
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = srv.Shutdown(sctx)
 		}()
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(httpbound.Listener(l, lim)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			f.fail(fmt.Errorf("%s: %w", name, err))
 		}
 	})
