@@ -12,6 +12,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/cloudevents/sdk-go/v2/types"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/zeroflow-dev/zeroflow/internal/identity"
 )
@@ -163,7 +164,8 @@ func CheckExtensions(ev event.Event) error {
 		}) >= 0 {
 			return fmt.Errorf("invalid CloudEvent: extension name %q: CloudEvents attribute names consist of ASCII letters and digits", name)
 		}
-		if s, err := types.ToString(v); err == nil && strings.ContainsFunc(s, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+		// The broker's test, byte for byte (net/http's too).
+		if s, err := types.ToString(v); err == nil && !httpguts.ValidHeaderFieldValue(s) {
 			return fmt.Errorf("invalid CloudEvent: extension %s: the value has a control character", name)
 		}
 	}
