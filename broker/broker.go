@@ -122,6 +122,10 @@ type Broker struct {
 
 	mu       sync.Mutex
 	triggers map[string]*triggerWorker
+
+	// heal supervises the store and restarts JetStream when it broke
+	// (heal.go).
+	heal *healer
 }
 
 // brokerState is one declared broker.
@@ -172,6 +176,7 @@ func Start(ctx context.Context, opts Options) (_ *Broker, err error) {
 	b.server = httpbound.NewServer(ingress{b: b}, lim)
 	b.served = make(chan error, 1)
 	go func() { b.served <- b.server.Serve(httpbound.Listener(b.listener, lim)) }()
+	b.heal = startHealer(b)
 	b.logger.Info("broker started", "url", b.URL(), "dataDir", opts.DataDir)
 	return b, nil
 }
@@ -234,6 +239,8 @@ func (b *Broker) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := b.server.Shutdown(ctx)
+	// Before b.mu: the supervisor takes it to re-create consumers.
+	b.heal.stop()
 	b.mu.Lock()
 	for key, w := range b.triggers {
 		w.stop()

@@ -30,6 +30,11 @@ type ingress struct {
 }
 
 func (h ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		// Not a broker path (those have two segments).
+		h.b.HealthHandler().ServeHTTP(w, r)
+		return
+	}
 	w.Header().Set("Allow", "POST, OPTIONS")
 	if r.Method == http.MethodOptions {
 		// CloudEvents webhook abuse protection (the HTTP webhook spec).
@@ -148,9 +153,15 @@ func (b *Broker) accept(ctx context.Context, br *brokerState, ev event.Event, he
 	if err != nil {
 		return http.StatusBadRequest, err.Error()
 	}
+	nh.Set(msgIDHeader, eventMsgID(ev.Source(), ev.ID()))
+	if err := b.unhealthy(); err != nil {
+		// Known broken: answered at once, not after publishTimeout.
+		return http.StatusServiceUnavailable, "the event store is unavailable (" + err.Error() + "); nothing was stored, retry"
+	}
 	if err := b.store.publish(ctx, br.subject, data, nh); err != nil {
 		b.logger.Warn("store event", "broker", br.key, "id", ev.ID(), "error", err)
-		return http.StatusServiceUnavailable, "the event store is unavailable; nothing was stored, retry"
+		b.heal.publishFailed(err)
+		return http.StatusServiceUnavailable, "the event store is unavailable (" + err.Error() + "); nothing was stored, retry"
 	}
 	b.metrics.accepted.WithLabelValues(br.key).Inc()
 	return http.StatusAccepted, ""

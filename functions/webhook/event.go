@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +81,7 @@ func (w *Webhook) toEvent(r *http.Request, rt *route) (ev event.Event, keep bool
 		}
 	}
 	ev = event.New()
-	ev.SetID(newID())
+	ev.SetID(w.eventID(r, rt))
 	ev.SetType(EventType)
 	ev.SetSource(w.source.Name)
 	ev.SetSubject(rt.name)
@@ -93,6 +95,25 @@ func (w *Webhook) toEvent(r *http.Request, rt *route) (ev event.Event, keep bool
 	}
 	ev.DataBase64 = false
 	return ev, true, 0, ""
+}
+
+// idempotencyHeaders are the request headers, in order, whose value names a
+// request its sender may send again; the first one set makes the event id.
+var idempotencyHeaders = [...]string{"Idempotency-Key", "X-Request-Id"}
+
+// eventID is the event's CloudEvents id: derived from the caller's
+// idempotency key when it sends one, so that the broker stores a retried
+// request once (docs/events.md, "Accepted once"), else random, as Argo's.
+// The EventSource and endpoint are part of it, so that two endpoints never
+// share an id.
+func (w *Webhook) eventID(r *http.Request, rt *route) string {
+	for _, h := range idempotencyHeaders {
+		if key := r.Header.Get(h); key != "" {
+			sum := sha256.Sum256([]byte(w.source.Namespace + "\x00" + w.source.Name + "\x00" + rt.name + "\x00" + h + "\x00" + key))
+			return "k-" + hex.EncodeToString(sum[:16])
+		}
+	}
+	return newID()
 }
 
 func isCloudEvent(r *http.Request) bool {

@@ -76,7 +76,9 @@ Brokers are the Broker objects in --config plus each --broker ns/name.`,
 				}
 				mux := http.NewServeMux()
 				mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+				// 503 with the reason while the event store does not work.
+				mux.Handle("/healthz", b.HealthHandler())
+				mux.Handle("/readyz", b.HealthHandler())
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 				go func() {
 					if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -99,7 +101,7 @@ Brokers are the Broker objects in --config plus each --broker ns/name.`,
 	f.StringVar(&opts.Addr, "addr", "127.0.0.1:8080", "ingress listen address")
 	f.StringSliceVar(&configPaths, "config", nil, "files or directories of Knative Broker and Trigger YAML")
 	f.StringArrayVar(&brokers, "broker", nil, "a broker to serve, as namespace/name (repeatable)")
-	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz here")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz here (the ingress serves /healthz and /readyz too)")
 	f.Int64Var(&opts.MaxEventBytes, "max-event-bytes", 1<<20, "largest event body accepted (413 above)")
 	f.IntVar(&opts.Concurrency, "concurrency", 100, "deliveries in flight per trigger")
 	f.DurationVar(&opts.AttemptTimeout, "attempt-timeout", 60*time.Second, "timeout of one delivery attempt when a trigger sets none")

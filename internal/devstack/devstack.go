@@ -321,6 +321,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		// The broker's: 503 with the reason while its store does not work.
+		mux.Handle("/healthz", s.Broker.HealthHandler())
+		mux.Handle("/readyz", s.Broker.HealthHandler())
 		// Profiles of the whole stack, for `go tool pprof`.
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
