@@ -63,10 +63,12 @@ cluster-up:
 e2e-cluster: $(K6)
 	K6=$(K6) ./hack/e2e-cluster.sh
 
-## e2e-long: the long end-to-end runs that do not fit make test: a 20-minute step (ZEROFLOW_LONG_STEP)
+## e2e-long: the long end-to-end runs that do not fit make test: a 20-minute step (ZEROFLOW_LONG_STEP), two controllers under a burst of HA_BURST webhooks (default 500; 50 in make test) with the leader SIGKILLed
 ZEROFLOW_LONG_STEP ?= 20m
+HA_BURST ?= 500
 e2e-long: $(MINIO)
 	ZEROFLOW_MINIO=$(MINIO) ZEROFLOW_LONG_STEP=$(ZEROFLOW_LONG_STEP) $(GO) test -count=1 -timeout 60m -run 'TestLongStepsEndToEnd' ./cmd/zeroflow/
+	ZEROFLOW_HA_BURST=$(HA_BURST) $(GO) test -count=1 -timeout 30m -run '^TestTwoControllerProcessesUnderABurstLoseTheLeader$$' ./cmd/zeroflow/
 
 ## fuzz: fuzz the broker ingress, the webhook, the data filters and expression literals (FUZZ_TIME each, default 10m; FUZZ_FLAGS, e.g. -parallel 1)
 FUZZ_TIME ?= 10m

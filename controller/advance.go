@@ -29,7 +29,9 @@ const (
 var conflictBackoff = wait.Backoff{Steps: 20, Duration: 2 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: 500 * time.Millisecond}
 
 // advance applies one input to a workflow: read (from the cache of this
-// instance's own writes when it has the workflow), advance with the engine,
+// instance's own writes when it has the workflow, which only a write
+// confirms: an input that changes nothing there is replayed on a read),
+// advance with the engine,
 // write the status (re-reading and replaying on a conflict), then send the
 // dispatches, arm the wake-up and announce the end. accept, when set, can
 // turn the input away once the workflow is read.
@@ -47,12 +49,16 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 		// next status was refused for good.
 		last *v1alpha1.Workflow
 	)
-	err := retry.OnError(conflictBackoff, apierrors.IsConflict, func() error {
-		cur, err := c.load(ctx, k)
+	err := retry.OnError(conflictBackoff, replayable, func() error {
+		cur, cached, err := c.load(ctx, k)
 		if err != nil {
 			return err
 		}
 		if accept != nil && !accept(cur) {
+			if cached {
+				c.cache.drop(k)
+				return errStaleCopy
+			}
 			wf = nil
 			return nil
 		}
@@ -120,6 +126,10 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 			next.Spec = updated.Spec
 		}
 		if apiequality.Semantic.DeepEqual(cur.Status, out.Status) && out.SpecPatch == nil && len(removeAnnotations) == 0 {
+			if cached {
+				c.cache.drop(k)
+				return errStaleCopy
+			}
 			wf, written = &next, false
 			return nil
 		}
@@ -230,15 +240,29 @@ func settledNodes(in engine.Input, out engine.Outcome) []string {
 }
 
 // load returns the workflow: this instance's last write of it, else a read.
-func (c *Controller) load(ctx context.Context, k key) (*v1alpha1.Workflow, error) {
+func (c *Controller) load(ctx context.Context, k key) (wf *v1alpha1.Workflow, cached bool, err error) {
 	if wf := c.cache.get(k); wf != nil {
-		return wf, nil
+		return wf, true, nil
 	}
-	wf, err := c.cfg.Client.GetWorkflow(ctx, k.namespace, k.name)
+	wf, err = c.cfg.Client.GetWorkflow(ctx, k.namespace, k.name)
 	if err != nil {
-		return nil, fmt.Errorf("read workflow %s: %w", k, err)
+		return nil, false, fmt.Errorf("read workflow %s: %w", k, err)
 	}
-	return wf, nil
+	return wf, false, nil
+}
+
+// errStaleCopy replays an input that this instance's cached copy of the
+// workflow turned away or found nothing to do for: another instance may
+// have written since (dispatched the attempt a result answers, retried
+// the run), and a write is what would show it, by a conflict. Acting on
+// the copy would drop that result or cancel a running step; the replay
+// reads the workflow.
+var errStaleCopy = errors.New("the cached copy of the workflow may be stale")
+
+// replayable reports whether advance reads the workflow again and
+// replays its input: a write conflict, or a cached copy it cannot trust.
+func replayable(err error) bool {
+	return apierrors.IsConflict(err) || errors.Is(err, errStaleCopy)
 }
 
 // prepare snapshots the templates a run uses and checks the run as a

@@ -6,8 +6,8 @@
 //
 // The state lives in the Workflow object, so any number of controller
 // instances can take events at once; a conflict is a re-read and a replay
-// of the same input. Only Run (the watch, the timers and the resync) is
-// meant to run in one instance.
+// of the same input. Run's watch and resync run in one instance, elected
+// on a Lease (Config.LeaderElection).
 package controller
 
 import (
@@ -96,6 +96,10 @@ type Config struct {
 	// DefaultMaxObjectBytes): a status write above it ends the run in
 	// Error instead of a write etcd would refuse.
 	MaxObjectBytes int
+	// LeaderElection, when set, elects one instance among those sharing
+	// its Lease to run the watches, the resync and the schedules (see
+	// Run); nil: this instance runs them, as the only one.
+	LeaderElection *LeaderElection
 	// ConfigMaps reads the ConfigMaps that name artifact repositories;
 	// default Client.GetConfigMap. (The dev stack's API serves no core
 	// kinds: there, every lookup is not found and no ref resolves.)
@@ -160,6 +164,8 @@ type Controller struct {
 	threshold int64
 	// repos caches resolved artifact repositories.
 	repos *repoCache
+	// leader is whether this instance runs Run's singular work.
+	leader *leaderState
 }
 
 // key names a workflow.
@@ -229,5 +235,6 @@ func New(cfg Config) (*Controller, error) {
 		metrics:   newMetrics(cfg.Metrics),
 		threshold: cfg.OffloadThreshold,
 		repos:     newRepoCache(10 * time.Second),
+		leader:    newLeaderState(cfg.Metrics),
 	}, nil
 }

@@ -2,6 +2,8 @@ package controller_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -52,7 +54,10 @@ func (s *sentEvents) ofType(typ string) []event.Event {
 func directController(t *testing.T, cfg controller.Config) (*controller.Controller, *sentEvents) {
 	t.Helper()
 	sent := &sentEvents{}
-	cfg.Client, cfg.Send = client, sent.send
+	if cfg.Client == nil {
+		cfg.Client = client
+	}
+	cfg.Send = sent.send
 	// The package's shared controller watches every workflow and may
 	// start one of these first: with the same key, either one's step.run
 	// is answered alike (stepRunOf).
@@ -384,7 +389,10 @@ func TestStatusRefusedByTheAPIEndsRunInError(t *testing.T) {
 		t.Fatal("no step.run sent")
 	}
 	before := len(sent.ofType(events.TypeStepRun))
-	big := strings.Repeat("x", 2500<<10)
+	// Random, so that compressing the node records cannot make it fit.
+	noise := make([]byte, 1900<<10)
+	_, _ = rand.Read(noise)
+	big := base64.StdEncoding.EncodeToString(noise)
 	res := events.StepResult{Phase: v1alpha1.NodeSucceeded, Outputs: &v1alpha1.NodeOutputs{Result: &big}}
 	if _, err := c.Handle(context.Background(), resultFor(t, run, res)); err != nil {
 		t.Fatalf("result: %v (want it taken: the run ends in Error)", err)

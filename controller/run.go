@@ -17,15 +17,52 @@ import (
 	"github.com/zeroflow-dev/zeroflow/controller/engine"
 )
 
-// Run watches Workflows (so that one created with kubectl or by GitOps
-// starts), with Config.Schedules CronWorkflows (so that their schedules
-// follow the API) and with Config.Sources EventSources and Sensors (so
-// that what runs for them does), fires the wake-ups the engine asks for
-// (retry backoffs, timeouts, suspend durations), and every ResyncPeriod
-// looks at each unfinished workflow, sending again the steps whose results
-// are overdue.
-// It returns when ctx ends. One instance runs it; any number may Handle.
+// Run does the controller's background work until ctx ends. In every
+// instance it fires the wake-ups that this instance's advances asked for
+// (retry backoffs, timeouts, suspend durations). In one instance, the
+// leader (Config.LeaderElection; without it, this one), it also watches
+// Workflows (so that one created with kubectl or by GitOps starts), with
+// Config.Schedules CronWorkflows (so that their schedules follow the API)
+// and with Config.Sources EventSources and Sensors (so that what runs for
+// them does), and every ResyncPeriod looks at each unfinished workflow,
+// failing the attempts that went silent and firing what is due. Any
+// number of instances may Handle.
 func (c *Controller) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		<-ctx.Done()
+		c.queue.ShutDown()
+		return nil
+	})
+	// The workers take what the leader's watch and resync queue and the
+	// wake-ups of this instance's own advances: advancing a workflow is
+	// safe in any instance (a conflict is a re-read), as handling an
+	// event is.
+	for range c.cfg.Workers {
+		g.Go(func() error {
+			for c.processNext(ctx) {
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		if c.cfg.LeaderElection == nil {
+			c.leader.set(true)
+			defer c.leader.set(false)
+			return c.lead(ctx)
+		}
+		le, err := c.cfg.LeaderElection.withDefaults()
+		if err != nil {
+			return err
+		}
+		return c.elect(ctx, le)
+	})
+	return g.Wait()
+}
+
+// lead runs the singular work (the watches and the resync) until ctx ends:
+// in one instance at a time.
+func (c *Controller) lead(ctx context.Context) error {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			return c.cfg.Client.ListWorkflows(ctx, c.cfg.Namespace, opts)
@@ -71,11 +108,6 @@ func (c *Controller) Run(ctx context.Context) error {
 		informer.RunWithContext(ctx)
 		return nil
 	})
-	g.Go(func() error {
-		<-ctx.Done()
-		c.queue.ShutDown()
-		return nil
-	})
 	if c.cfg.Schedules != nil {
 		g.Go(func() error {
 			return WatchSchedules(ctx, c.cfg.Client, c.cfg.Namespace, c.cfg.Schedules, c.cfg.Logger)
@@ -88,13 +120,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		return errors.Join(ctx.Err(), g.Wait())
-	}
-	for range c.cfg.Workers {
-		g.Go(func() error {
-			for c.processNext(ctx) {
-			}
-			return nil
-		})
 	}
 	g.Go(func() error {
 		t := time.NewTicker(c.cfg.ResyncPeriod)
@@ -112,7 +137,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		}
 	})
-	c.cfg.Logger.InfoContext(ctx, "controller running", "resync", c.cfg.ResyncPeriod, "heartbeat", c.cfg.HeartbeatInterval, "lostAfter", c.cfg.LostAfter, "workers", c.cfg.Workers)
+	c.cfg.Logger.InfoContext(ctx, "controller leading", "resync", c.cfg.ResyncPeriod, "heartbeat", c.cfg.HeartbeatInterval, "lostAfter", c.cfg.LostAfter, "workers", c.cfg.Workers)
 	return g.Wait()
 }
 

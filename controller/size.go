@@ -93,9 +93,14 @@ func (c *Controller) offloadAdvice() string {
 		c.threshold, sdk.EnvOffloadThreshold)
 }
 
-// checkSize returns a permanent error when wf is above the bound.
+// checkSize returns a permanent error when wf, as it is stored (its node
+// records compressed when they are large), is above the bound.
 func (c *Controller) checkSize(wf *v1alpha1.Workflow, what string) error {
-	n, err := objectBytes(wf)
+	stored, err := c.cfg.Client.stored(wf)
+	if err != nil {
+		return err
+	}
+	n, err := objectBytes(stored)
 	if err != nil {
 		return err
 	}

@@ -210,6 +210,13 @@ type WorkflowStatus struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Nodes map[string]NodeStatus `json:"nodes,omitempty"`
 
+	// CompressedNodes holds Nodes, gzipped and base64-encoded, when they
+	// are too large to store as they are (as Argo's status.compressedNodes):
+	// Nodes is then empty. controller.Client expands it on every read, so
+	// readers through it never see it (see CompressNodes).
+	// +optional
+	CompressedNodes string `json:"compressedNodes,omitempty"`
+
 	// Outputs are the workflow's global outputs (parameters with a globalName).
 	// +optional
 	Outputs *Outputs `json:"outputs,omitempty"`

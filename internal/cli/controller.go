@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
@@ -44,6 +45,7 @@ func newControllerCommand() *cobra.Command {
 		tokenKeyFile                       string
 		crossNamespace                     []string
 		renderOpts                         render.Options
+		election                           leaderFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -58,7 +60,14 @@ deleted with them, owned by them. Where it serves Knative Services, it does
 the same for EventSources and Sensors: the objects zeroflow render makes for
 each (their Services, ConfigMaps, SinkBindings, Triggers, EventPolicies,
 ServiceAccounts and sources), with --function-image as their image. It
-stops on SIGTERM after draining.`,
+stops on SIGTERM after draining.
+
+Any number of replicas may run: each serves events, and with --leader-elect
+(the default) they elect one leader on a coordination.k8s.io/v1 Lease
+(--lease-name in --lease-namespace), which alone runs the watches, the
+resync and the schedules. A leader that cannot renew the Lease within
+--lease-renew-deadline stops them at once and campaigns again; a stopping
+one releases it, so another takes over within --lease-retry-period.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sink == "" {
@@ -102,6 +111,10 @@ stops on SIGTERM after draining.`,
 			if err != nil {
 				return fmt.Errorf("$%s: %w", sdk.EnvArtifacts, err)
 			}
+			leaderElection, err := election.config(c, watchNamespace)
+			if err != nil {
+				return err
+			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ctrl, err := controller.New(controller.Config{
@@ -117,6 +130,7 @@ stops on SIGTERM after draining.`,
 				Schedules:      schedules,
 				Sources:        sources,
 				Artifacts:      store,
+				LeaderElection: leaderElection,
 			})
 			if err != nil {
 				return err
@@ -164,6 +178,7 @@ stops on SIGTERM after draining.`,
 	cmd.Flags().StringVar(&tokenKeyFile, "token-key-file", os.Getenv(envTokenKeyFile), "the key that signs each step's token (at least 16 bytes, e.g. a mounted Secret); every replica needs the same one (default $"+envTokenKeyFile+", else the key in $"+envTokenKey+", else a random key for this process)")
 	cmd.Flags().StringVar(&renderOpts.Image, "function-image", os.Getenv(envFunctionImage), "the resolved image of zeroflow's functions, which the EventSources' and Sensors' Services run (default $"+envFunctionImage+"; without one the controller does not run them)")
 	cmd.Flags().StringVar(&renderOpts.Issuer, "oidc-issuer", render.DefaultIssuer, "the cluster's ServiceAccount token issuer, whose tokens the EventSources' and Sensors' functions accept")
+	election.add(cmd)
 	cmd.Flags().StringSliceVar(&crossNamespace, "allow-cross-namespace", nil, "a cluster-admin choice: let workflow.submit senders of namespace FROM start workflows in TO (FROM=TO, either *, or * for any); by default a sender may start workflows in its own namespace only")
 	return cmd
 }
@@ -283,4 +298,56 @@ func (c *conn) restConfig() (*rest.Config, error) {
 		return nil, fmt.Errorf("no Kubernetes API to talk to (start one with `zeroflow dev`, or pass --kubeconfig): %w", err)
 	}
 	return cfg, nil
+}
+
+// leaderFlags are the controller's leader election flags.
+type leaderFlags struct {
+	enabled                bool
+	namespace, name        string
+	duration, renew, retry time.Duration
+}
+
+func (f *leaderFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.enabled, "leader-elect", true, "elect one leader among the controller's replicas on a Lease: only it runs the watches, the resync and the schedules (false: this process runs them, as the only replica)")
+	cmd.Flags().StringVar(&f.namespace, "lease-namespace", "", "the namespace of the leader election Lease (default $POD_NAMESPACE, else --watch-namespace, else default)")
+	cmd.Flags().StringVar(&f.name, "lease-name", controller.DefaultLeaseName, "the name of the leader election Lease")
+	cmd.Flags().DurationVar(&f.duration, "lease-duration", controller.DefaultLeaseDuration, "how long the other replicas wait after the leader's last renewal before one takes over")
+	cmd.Flags().DurationVar(&f.renew, "lease-renew-deadline", controller.DefaultRenewDeadline, "how long the leader tries to renew before it stops leading (less than --lease-duration)")
+	cmd.Flags().DurationVar(&f.retry, "lease-retry-period", controller.DefaultRetryPeriod, "how often each replica tries to take or renew the Lease")
+}
+
+// config is the controller's LeaderElection, nil when disabled. It checks
+// that the API serves Leases, so that a missing kind (or RBAC rule) is
+// said at start, not in a log line every retry period.
+func (f *leaderFlags) config(c conn, watchNamespace string) (*controller.LeaderElection, error) {
+	if !f.enabled {
+		return nil, nil
+	}
+	cfg, err := c.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	ok, err := apiServes(cfg, coordinationv1.SchemeGroupVersion.String(), "leases")
+	if err != nil {
+		return nil, fmt.Errorf("--leader-elect: %w", err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("--leader-elect: the API at %s serves no %s Leases; run one replica with --leader-elect=false", cfg.Host, coordinationv1.SchemeGroupVersion)
+	}
+	leases, err := controller.NewLeases(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ns := f.namespace
+	for _, v := range []string{os.Getenv("POD_NAMESPACE"), watchNamespace, "default"} {
+		if ns == "" {
+			ns = v
+		}
+	}
+	return &controller.LeaderElection{
+		// The identity is the controller's default: the host name (a
+		// pod's name) and a random suffix, a new candidate per process.
+		Leases: leases, Namespace: ns, Name: f.name,
+		LeaseDuration: f.duration, RenewDeadline: f.renew, RetryPeriod: f.retry,
+	}, nil
 }

@@ -204,7 +204,17 @@ func (f *functions) planWorkflows(objs []manifestfile.Object, services []builtSe
 				return err
 			}
 		}
+		leases, err := controller.NewLeases(env.api.Config())
+		if err != nil {
+			return err
+		}
 		c, err := controller.New(controller.Config{
+			// The stack's controller leads on the Lease `zeroflow
+			// controller` processes pointed at this API campaign for, so
+			// that only one of them runs the watch and the resync. Its
+			// identity is fixed: the stack restarted holds its own Lease
+			// at once instead of waiting it out.
+			LeaderElection:    &controller.LeaderElection{Leases: leases, Namespace: DefaultNamespace, Identity: "zeroflow-dev"},
 			TokenKey:          tokenKey,
 			Client:            client,
 			Send:              env.publish,

@@ -414,7 +414,7 @@ func TestDiscoveryListsTheCRDGroups(t *testing.T) {
 	for _, g := range groups {
 		names = append(names, g.Name+"="+g.PreferredVersion.Version)
 	}
-	if got := strings.Join(names, ","); got != "apiextensions.k8s.io=v1,zeroflow.dev=v1alpha1" {
+	if got := strings.Join(names, ","); got != "apiextensions.k8s.io=v1,coordination.k8s.io=v1,zeroflow.dev=v1alpha1" {
 		t.Errorf("groups = %s", got)
 	}
 	short := map[string]bool{}

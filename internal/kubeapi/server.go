@@ -4,8 +4,9 @@
 // validation, status subresource and optimistic concurrency as a cluster.
 // Tests and `zeroflow dev` use it.
 //
-// It has no core API (no Namespaces, Secrets, ConfigMaps, Events or Leases):
-// objects are accepted in any namespace.
+// It has no core API (no Namespaces, Secrets, ConfigMaps or Events): objects
+// are accepted in any namespace. Of the built-in groups it serves
+// coordination.k8s.io/v1 Leases (as a CRD), for leader election.
 package kubeapi
 
 import (
@@ -49,7 +50,8 @@ type Options struct {
 	// 0600: it holds the client key. Its directory must not be writable by
 	// others.
 	KubeconfigPath string
-	// CRDs are installed and waited for before Start returns.
+	// CRDs are installed and waited for before Start returns (with the
+	// Lease CRD, which is always installed).
 	CRDs [][]byte
 	// UnsafeNoFsync skips etcd's fsync. For tests only: a crash loses data.
 	UnsafeNoFsync bool
@@ -129,10 +131,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := s.waitHealthy(ctx); err != nil {
 		return nil, err
 	}
-	if len(opts.CRDs) > 0 {
-		if err := InstallCRDs(ctx, s.config, opts.CRDs...); err != nil {
-			return nil, err
-		}
+	// Leases with the caller's CRDs: one wait for all of them.
+	if err := InstallCRDs(ctx, s.config, append([][]byte{leaseCRD}, opts.CRDs...)...); err != nil {
+		return nil, err
 	}
 	if s.kubeconfigPath != "" {
 		if err := writeKubeconfig(s.kubeconfigPath, s.config); err != nil {
