@@ -31,6 +31,7 @@ import (
 
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
+	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
 	"github.com/zeroflow-dev/zeroflow/internal/identity"
 	"github.com/zeroflow-dev/zeroflow/render"
 )
@@ -150,9 +151,10 @@ one releases it, so another takes over within --lease-retry-period.`,
 					return fmt.Errorf("metrics: %w", err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "metrics on http://%s/metrics\n", ml.Addr())
-				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+				lim := httpbound.Metrics(logger)
+				srv := httpbound.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), lim)
 				g.Go(func() error {
-					if err := srv.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					if err := srv.Serve(httpbound.Listener(ml, lim)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 						return fmt.Errorf("metrics: %w", err)
 					}
 					return nil

@@ -49,6 +49,10 @@ const (
 	// DefaultMaxConns is the number of connections one listener holds at
 	// once; the next ones are answered 503 with Retry-After at accept.
 	DefaultMaxConns = 4096
+	// DefaultMetricsWriteTimeout and DefaultMetricsMaxConns are the
+	// bounds Metrics adds for quick servers.
+	DefaultMetricsWriteTimeout = 30 * time.Second
+	DefaultMetricsMaxConns     = 64
 )
 
 // Limits are one server's bounds. A zero field takes its default; a
@@ -71,6 +75,15 @@ type Limits struct {
 	// Logger records refused connections (at most once per 10 s per
 	// listener); default none.
 	Logger *slog.Logger
+}
+
+// Metrics are the limits of a server whose answers are quick and small
+// (metrics, health): the defaults, and a response must be written within
+// DefaultMetricsWriteTimeout, on at most DefaultMetricsMaxConns
+// connections. Not for pprof's /debug/pprof/profile, which answers after
+// its 30 s sample.
+func Metrics(logger *slog.Logger) Limits {
+	return Limits{WriteTimeout: DefaultMetricsWriteTimeout, MaxConns: DefaultMetricsMaxConns, Logger: logger}
 }
 
 // WithDefaults fills the zero fields with the defaults.

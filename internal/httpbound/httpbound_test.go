@@ -208,7 +208,8 @@ func TestLongHandlerKeepsItsContext(t *testing.T) {
 			http.Error(w, "context ended", http.StatusServiceUnavailable)
 		}
 	})
-	addr, _ := serve(t, h, httpbound.Limits{BodyGrace: 200 * time.Millisecond, BodyIdle: 200 * time.Millisecond})
+	// Every bound shorter than the handler: only reading is bounded.
+	addr, _ := serve(t, h, httpbound.Limits{ReadHeaderTimeout: 200 * time.Millisecond, BodyGrace: 200 * time.Millisecond, BodyIdle: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond})
 	for _, body := range []io.Reader{nil, strings.NewReader(`{"a":1}`)} {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", body)
 		resp, err := http.DefaultClient.Do(req)
@@ -282,6 +283,9 @@ func TestDefaults(t *testing.T) {
 	srv := httpbound.NewServer(http.NotFoundHandler(), httpbound.Limits{IdleTimeout: -1, WriteTimeout: time.Minute})
 	if srv.IdleTimeout != 0 || srv.WriteTimeout != time.Minute || srv.ReadHeaderTimeout != 10*time.Second || srv.MaxHeaderBytes != 64<<10 {
 		t.Errorf("server: idle %v write %v header %v max header %d", srv.IdleTimeout, srv.WriteTimeout, srv.ReadHeaderTimeout, srv.MaxHeaderBytes)
+	}
+	if m := httpbound.Metrics(nil).WithDefaults(); m.WriteTimeout != 30*time.Second || m.MaxConns != 64 || m.BodyGrace != 10*time.Second {
+		t.Errorf("metrics limits: %+v", m)
 	}
 }
 
