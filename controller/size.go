@@ -96,13 +96,19 @@ func (c *Controller) offloadAdvice() string {
 // checkSize returns a permanent error when wf, as it is stored (its node
 // records compressed when they are large), is above the bound.
 func (c *Controller) checkSize(wf *v1alpha1.Workflow, what string) error {
-	stored, err := c.cfg.Client.stored(wf)
+	n, err := objectBytes(wf)
 	if err != nil {
 		return err
 	}
-	n, err := objectBytes(stored)
-	if err != nil {
-		return err
+	if n > c.cfg.MaxObjectBytes {
+		// Only then may compression matter: measure what is stored.
+		stored, err := c.cfg.Client.stored(wf)
+		if err != nil {
+			return err
+		}
+		if n, err = objectBytes(stored); err != nil {
+			return err
+		}
 	}
 	if n > c.cfg.MaxObjectBytes {
 		return &errPermanent{reason: fmt.Sprintf("the workflow's %s would make it %d bytes, above the limit of %d bytes for a stored Workflow; %s", what, n, c.cfg.MaxObjectBytes, c.offloadAdvice())}
