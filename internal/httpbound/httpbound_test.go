@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -305,6 +306,44 @@ func TestMaxHeaderBytes(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != c.want {
 			t.Errorf("header of %d bytes: %d, want %d", c.size, resp.StatusCode, c.want)
+		}
+	}
+}
+
+// docs/deploy.md's "Connection limits" states every default; a default
+// changed here without the docs fails.
+func TestDefaultsAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Connection limits\n")
+	if !ok {
+		t.Fatal(`docs/deploy.md has no "## Connection limits" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	seconds := func(d time.Duration) string { return fmt.Sprintf("%d s", int(d/time.Second)) }
+	for _, c := range []struct{ bound, want string }{
+		{"request line and headers", seconds(httpbound.DefaultReadHeaderTimeout)},
+		{"header size", fmt.Sprintf("%d KiB", httpbound.DefaultMaxHeaderBytes>>10)},
+		{"body grace time", seconds(httpbound.DefaultBodyGrace)},
+		{"body minimum average rate", fmt.Sprintf("%d KiB/s", httpbound.DefaultBodyMinRate>>10)},
+		{"body pause", seconds(httpbound.DefaultBodyIdle)},
+		{"idle keep-alive connection", seconds(httpbound.DefaultIdleTimeout)},
+		{"connections one listener holds", fmt.Sprintf("%d,%03d", httpbound.DefaultMaxConns/1000, httpbound.DefaultMaxConns%1000)},
+		{"response write time", fmt.Sprintf("metrics servers %s (and at most %d connections)", seconds(httpbound.DefaultMetricsWriteTimeout), httpbound.DefaultMetricsMaxConns)},
+		{"body is read whole", fmt.Sprintf("up to %d MiB", httpbound.DefaultMaxBuffered>>20)},
+	} {
+		// The table's row, or the sentence, that names the bound.
+		line := ""
+		for l := range strings.SplitSeq(section, "\n|") {
+			if l = strings.Join(strings.Fields(l), " "); strings.Contains(l, c.bound) {
+				line = l
+				break
+			}
+		}
+		if !strings.Contains(line, c.want) {
+			t.Errorf("docs/deploy.md, Connection limits: %q does not say %q", c.bound, c.want)
 		}
 	}
 }
