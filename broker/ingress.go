@@ -99,6 +99,10 @@ func (h ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, reason := h.b.accept(r.Context(), br, *ev, utils.PassThroughHeaders(r.Header))
+	if status == http.StatusServiceUnavailable {
+		// The supervisor looks again within a second (healInterval).
+		w.Header().Set("Retry-After", "1")
+	}
 	if status != http.StatusAccepted {
 		reject(status, reason)
 		return
