@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -129,6 +130,14 @@ func (h *healer) check(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	jsErr := jetStreamHealth(s.ns)
+	if probeErr == nil && jsErr == nil {
+		// JetStream keeps writing to the open files of a store dir that
+		// was removed, and reports no error: the events would be lost at
+		// its next start.
+		if _, err := os.Stat(filepath.Join(s.opts.dir, server.JetStreamStoreDir)); errors.Is(err, fs.ErrNotExist) {
+			jsErr = fmt.Errorf("the store dir %s was removed under JetStream; events accepted since the last check (%s) are lost", s.opts.dir, healInterval)
+		}
+	}
 	switch {
 	case probeErr != nil:
 		// Do not restart JetStream onto a disk that fails: it would
@@ -234,6 +243,13 @@ func jetStreamHealth(ns *server.Server) error {
 // probeBytes, and that a write there reaches the disk.
 func probe(dir string) error {
 	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed: made again, so that the store can start afresh
+		// (check notices that JetStream's files are gone).
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			st, err = os.Stat(dir)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("store dir %s: %w", dir, err)
 	}
