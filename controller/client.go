@@ -220,3 +220,27 @@ func (c *Client) UpdateCronWorkflowStatus(ctx context.Context, cw *v1alpha1.Cron
 	err := c.rest.Put().Namespace(cw.Namespace).Resource("cronworkflows").Name(cw.Name).SubResource("status").Body(cw).Do(ctx).Into(out)
 	return out, err
 }
+
+// ListWorkflowTemplates lists the WorkflowTemplates of a namespace.
+func (c *Client) ListWorkflowTemplates(ctx context.Context, namespace string) (*v1alpha1.WorkflowTemplateList, error) {
+	out := &v1alpha1.WorkflowTemplateList{}
+	err := c.rest.Get().Namespace(namespace).Resource("workflowtemplates").Do(ctx).Into(out)
+	return out, err
+}
+
+// DeleteWorkflowTemplate deletes a WorkflowTemplate.
+func (c *Client) DeleteWorkflowTemplate(ctx context.Context, namespace, name string) error {
+	return c.rest.Delete().Namespace(namespace).Resource("workflowtemplates").Name(name).Do(ctx).Error()
+}
+
+// DeleteCronWorkflow deletes a CronWorkflow.
+func (c *Client) DeleteCronWorkflow(ctx context.Context, namespace, name string) error {
+	return c.rest.Delete().Namespace(namespace).Resource("cronworkflows").Name(name).Do(ctx).Error()
+}
+
+// PatchCronWorkflow applies a JSON merge patch to a CronWorkflow.
+func (c *Client) PatchCronWorkflow(ctx context.Context, namespace, name string, patch []byte) (*v1alpha1.CronWorkflow, error) {
+	out := &v1alpha1.CronWorkflow{}
+	err := c.rest.Patch(types.MergePatchType).Namespace(namespace).Resource("cronworkflows").Name(name).Body(patch).Do(ctx).Into(out)
+	return out, err
+}

@@ -73,11 +73,13 @@ func phaseOf(wf *v1alpha1.Workflow) string {
 }
 
 // printList prints workflows as `argo list` does.
-func printList(w io.Writer, wfs []v1alpha1.Workflow, wide bool, now time.Time) {
+func printList(w io.Writer, wfs []v1alpha1.Workflow, wide, headers bool, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	if wide {
+	switch {
+	case !headers:
+	case wide:
 		fmt.Fprintln(tw, "NAME\tSTATUS\tAGE\tDURATION\tPROGRESS\tMESSAGE\tTEMPLATE")
-	} else {
+	default:
 		fmt.Fprintln(tw, "NAME\tSTATUS\tAGE\tDURATION\tPROGRESS\tMESSAGE")
 	}
 	for i := range wfs {

@@ -25,6 +25,7 @@ scale-to-zero Knative functions that talk CloudEvents through a Knative Broker.`
 	root.SetErr(stderr)
 	root.AddCommand(newLintCommand(), newDevCommand(), newRenderCommand(), newBrokerCommand(), newFunctionCommand(), newVersionCommand())
 	root.AddCommand(workflowCommands()...)
+	root.AddCommand(newTemplateCommand(), newCronCommand())
 	root.AddCommand(newControllerCommand())
 	return root
 }

@@ -30,7 +30,7 @@ func workflowCommands() []*cobra.Command {
 		newControlCommand("stop", "Stop a workflow: running steps fail, nothing new starts, exit handlers run", `{"spec":{"shutdown":"Stop"}}`),
 		newControlCommand("terminate", "Terminate a workflow: running steps fail, nothing new starts, exit handlers do not run", `{"spec":{"shutdown":"Terminate"}}`),
 		newControlCommand("suspend", "Suspend a workflow: running steps finish, nothing new starts until resume", `{"spec":{"suspend":true}}`),
-		newResumeCommand(), newRetryCommand(), newResubmitCommand(), newDeleteCommand(),
+		newResumeCommand(), newRetryCommand(), newResubmitCommand(), newDeleteCommand(), newWaitCommand(),
 	}
 }
 
@@ -186,12 +186,23 @@ func setParams(wf *v1alpha1.Workflow, params []string) error {
 
 func newListCommand() *cobra.Command {
 	var c conn
-	var all bool
+	var all, noHeaders bool
+	var sel selection
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List workflows, newest first",
-		Args:  cobra.NoArgs,
+		Long: `List workflows, newest first, as argo list: --status, --running,
+--completed, -l, --prefix, --since and --older narrow the list; -o name
+prints only the names.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := sel.compile()
+			if err != nil {
+				return err
+			}
+			if err := checkOutput(c.output, "name"); err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -200,27 +211,45 @@ func newListCommand() *cobra.Command {
 			if all {
 				ns = ""
 			}
-			l, err := cl.ListWorkflows(cmd.Context(), ns, metav1.ListOptions{})
+			now := time.Now()
+			items, err := selectWorkflows(cmd.Context(), cl, ns, m, now)
 			if err != nil {
-				return fmt.Errorf("list workflows: %w", err)
-			}
-			sort.Slice(l.Items, func(i, j int) bool {
-				a, b := l.Items[i].CreationTimestamp, l.Items[j].CreationTimestamp
-				if a.Equal(&b) {
-					return l.Items[i].Name < l.Items[j].Name
-				}
-				return b.Before(&a)
-			})
-			if ok, err := printObject(cmd.OutOrStdout(), c.output, l.Items); ok {
 				return err
 			}
-			printList(cmd.OutOrStdout(), l.Items, c.output == "wide", time.Now())
+			if c.output == "name" {
+				for _, wf := range items {
+					fmt.Fprintln(cmd.OutOrStdout(), wf.Name)
+				}
+				return nil
+			}
+			if ok, err := printObject(cmd.OutOrStdout(), c.output, items); ok {
+				return err
+			}
+			printList(cmd.OutOrStdout(), items, c.output == "wide", !noHeaders, now)
 			return nil
 		},
 	}
 	c.addFlags(cmd, true)
+	cmd.Flags().Lookup("output").Usage = "output format: json, yaml, wide or name"
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list every namespace")
+	cmd.Flags().BoolVar(&noHeaders, "no-headers", false, "print no header line")
+	sel.addFlags(cmd)
 	return cmd
+}
+
+// checkOutput refuses an -o value no command knows; extra are the ones
+// only this command takes.
+func checkOutput(o string, extra ...string) error {
+	switch o {
+	case "", "json", "yaml", "wide":
+		return nil
+	}
+	for _, e := range extra {
+		if o == e {
+			return nil
+		}
+	}
+	return fmt.Errorf("-o %q: want json, yaml, wide%s", o, strings.Join(append([]string{""}, extra...), " or "))
 }
 
 func newGetCommand() *cobra.Command {
@@ -373,6 +402,10 @@ func (c *conn) resolveValues(ctx context.Context, wf *v1alpha1.Workflow) error {
 }
 
 func getWorkflow(ctx context.Context, cl *controller.Client, ns, name string) (*v1alpha1.Workflow, error) {
+	name, err := resolveName(ctx, cl, ns, name)
+	if err != nil {
+		return nil, err
+	}
 	wf, err := cl.GetWorkflow(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("workflow %s/%s not found", ns, name)
@@ -394,7 +427,11 @@ func newWatchCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return watchWorkflow(cmd.Context(), cmd.OutOrStdout(), cl, c.namespace, args[0], c.output == "wide")
+			name, err := resolveName(cmd.Context(), cl, c.namespace, args[0])
+			if err != nil {
+				return err
+			}
+			return watchWorkflow(cmd.Context(), cmd.OutOrStdout(), cl, c.namespace, name, c.output == "wide")
 		},
 	}
 	c.addFlags(cmd, true)
@@ -505,16 +542,24 @@ retried step is shown.`,
 // newControlCommand patches a workflow's spec, as Argo's CLI does.
 func newControlCommand(name, short, patch string) *cobra.Command {
 	var c conn
+	var sel selection
 	cmd := &cobra.Command{
-		Use:   name + " NAME...",
+		Use:   name + " [NAME...]",
 		Short: short,
-		Args:  cobra.MinimumNArgs(1),
+		Long:  short + ".\nName the workflows (@latest is the newest), or select them with -l, --prefix or --status, as argo " + name + " does.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			for _, n := range args {
+			names, err := targets(cmd.Context(), cl, c.namespace, args, sel, false, time.Now())
+			if err != nil {
+				return err
+			}
+			if len(names) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no workflows selected")
+			}
+			for _, n := range names {
 				if _, err := getWorkflow(cmd.Context(), cl, c.namespace, n); err != nil {
 					return err
 				}
@@ -527,6 +572,7 @@ func newControlCommand(name, short, patch string) *cobra.Command {
 		},
 	}
 	c.addFlags(cmd, false)
+	sel.addFlags(cmd)
 	return cmd
 }
 
@@ -553,10 +599,12 @@ func newResumeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, n := range args {
-				if _, err := getWorkflow(cmd.Context(), cl, c.namespace, n); err != nil {
+			for _, a := range args {
+				wf, err := getWorkflow(cmd.Context(), cl, c.namespace, a)
+				if err != nil {
 					return err
 				}
+				n := wf.Name
 				req := controller.ResumeRequest{}
 				if node != "" {
 					req.Nodes = []string{node}
@@ -644,16 +692,31 @@ func newResubmitCommand() *cobra.Command {
 
 func newDeleteCommand() *cobra.Command {
 	var c conn
+	var sel selection
+	var all, dryRun bool
 	cmd := &cobra.Command{
-		Use:   "delete NAME...",
+		Use:   "delete [NAME...]",
 		Short: "Delete workflows",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Delete workflows, as argo delete: name them (@latest is the newest), or
+select them with --all, --completed, --older, --status, -l or --prefix;
+--dry-run prints what would go.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			for _, n := range args {
+			names, err := targets(cmd.Context(), cl, c.namespace, args, sel, all, time.Now())
+			if err != nil {
+				return err
+			}
+			if len(names) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no workflows selected")
+			}
+			for _, n := range names {
+				if dryRun {
+					fmt.Fprintf(cmd.OutOrStdout(), "workflow %s deleted (dry run)\n", n)
+					continue
+				}
 				if err := cl.DeleteWorkflow(cmd.Context(), c.namespace, n); err != nil {
 					if apierrors.IsNotFound(err) {
 						return fmt.Errorf("workflow %s/%s not found", c.namespace, n)
@@ -666,6 +729,9 @@ func newDeleteCommand() *cobra.Command {
 		},
 	}
 	c.addFlags(cmd, false)
+	sel.addFlags(cmd)
+	cmd.Flags().BoolVar(&all, "all", false, "delete every workflow of the namespace")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be deleted, delete nothing")
 	return cmd
 }
 

@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
+)
+
+// readObjects reads every object of type T (the kind named kind) in the
+// files: all of them are validated first, and nothing is returned when one
+// is invalid, so that a create makes all or none.
+func readObjects[T any](paths []string, kind string) ([]*T, error) {
+	docs, err := manifestfile.Load(paths...)
+	if err != nil {
+		return nil, err
+	}
+	var found []*T
+	var problems []string
+	for _, d := range docs {
+		obj, err := manifestfile.Decode(d)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		for _, e := range obj.Errors {
+			problems = append(problems, fmt.Sprintf("%s: %s: %v", d.Source(), d.Ref(), e))
+		}
+		if v, ok := obj.Value.(*T); ok {
+			found = append(found, v)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("invalid manifests, nothing created:\n  %s", strings.Join(problems, "\n  "))
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("%s: no %s", strings.Join(paths, ", "), kind)
+	}
+	return found, nil
+}
+
+// newTemplateCommand is Argo's `argo template`.
+func newTemplateCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "template", Short: "List, show, create, delete and lint WorkflowTemplates"}
+	var c conn
+	list := &cobra.Command{
+		Use: "list", Short: "List WorkflowTemplates", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(c.output, "name"); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			l, err := cl.ListWorkflowTemplates(cmd.Context(), c.namespace)
+			if err != nil {
+				return fmt.Errorf("list workflow templates: %w", err)
+			}
+			sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
+			if ok, err := printObject(cmd.OutOrStdout(), orEmpty(c.output, "name"), l.Items); ok {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+			if c.output != "name" {
+				fmt.Fprintln(tw, "NAME\tENTRYPOINT\tTEMPLATES\tAGE")
+			}
+			for _, t := range l.Items {
+				if c.output == "name" {
+					fmt.Fprintln(tw, t.Name)
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", t.Name, t.Spec.Entrypoint, len(t.Spec.Templates), age(t.CreationTimestamp.Time, time.Now()))
+			}
+			return tw.Flush()
+		},
+	}
+	get := &cobra.Command{
+		Use: "get NAME", Short: "Show a WorkflowTemplate", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			t, err := cl.GetWorkflowTemplate(cmd.Context(), c.namespace, args[0])
+			if err != nil {
+				return notFound(err, "workflow template", c.namespace, args[0])
+			}
+			_, err = printObject(cmd.OutOrStdout(), documentFormat(c.output), t)
+			return err
+		},
+	}
+	create := &cobra.Command{
+		Use: "create FILE...", Short: "Create the WorkflowTemplates in files (all or none: every one is validated first)", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ts, err := readObjects[v1alpha1.WorkflowTemplate](args, "WorkflowTemplate")
+			if err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				if t.Namespace == "" {
+					t.Namespace = c.namespace
+				}
+				if err := cl.CreateWorkflowTemplate(cmd.Context(), t); err != nil {
+					return fmt.Errorf("create workflow template %s/%s: %w", t.Namespace, t.Name, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "workflow template %s created\n", t.Name)
+			}
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete NAME...", Short: "Delete WorkflowTemplates", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := cl.DeleteWorkflowTemplate(cmd.Context(), c.namespace, n); err != nil {
+					return notFound(err, "workflow template", c.namespace, n)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "workflow template %s deleted\n", n)
+			}
+			return nil
+		},
+	}
+	lint := newLintCommand()
+	lint.Short = "Validate WorkflowTemplate files (zeroflow lint)"
+	for _, sub := range []*cobra.Command{list, get} {
+		c.addFlags(sub, true)
+	}
+	for _, sub := range []*cobra.Command{create, del} {
+		c.addFlags(sub, false)
+	}
+	cmd.AddCommand(list, get, create, del, lint)
+	return cmd
+}
+
+// newCronCommand is Argo's `argo cron`.
+func newCronCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "cron", Short: "List, show, create, delete, suspend and resume CronWorkflows"}
+	var c conn
+	list := &cobra.Command{
+		Use: "list", Short: "List CronWorkflows", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(c.output, "name"); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			l, err := cl.ListCronWorkflows(cmd.Context(), c.namespace, metav1.ListOptions{})
+			if err != nil {
+				return fmt.Errorf("list cron workflows: %w", err)
+			}
+			sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
+			if ok, err := printObject(cmd.OutOrStdout(), orEmpty(c.output, "name"), l.Items); ok {
+				return err
+			}
+			printCronList(cmd.OutOrStdout(), l.Items, c.output == "name", time.Now())
+			return nil
+		},
+	}
+	get := &cobra.Command{
+		Use: "get NAME", Short: "Show a CronWorkflow", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			cw, err := cl.GetCronWorkflow(cmd.Context(), c.namespace, args[0])
+			if err != nil {
+				return notFound(err, "cron workflow", c.namespace, args[0])
+			}
+			_, err = printObject(cmd.OutOrStdout(), documentFormat(c.output), cw)
+			return err
+		},
+	}
+	create := &cobra.Command{
+		Use: "create FILE...", Short: "Create the CronWorkflows in files (all or none: every one is validated first)", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cws, err := readObjects[v1alpha1.CronWorkflow](args, "CronWorkflow")
+			if err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, cw := range cws {
+				if cw.Namespace == "" {
+					cw.Namespace = c.namespace
+				}
+				if _, err := cl.CreateCronWorkflow(cmd.Context(), cw); err != nil {
+					return fmt.Errorf("create cron workflow %s/%s: %w", cw.Namespace, cw.Name, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cron workflow %s created\n", cw.Name)
+			}
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete NAME...", Short: "Delete CronWorkflows", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := cl.DeleteCronWorkflow(cmd.Context(), c.namespace, n); err != nil {
+					return notFound(err, "cron workflow", c.namespace, n)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cron workflow %s deleted\n", n)
+			}
+			return nil
+		},
+	}
+	suspend := cronSwitch(&c, "suspend", "suspended", "Suspend CronWorkflows: no new runs until resume", true)
+	resume := cronSwitch(&c, "resume", "resumed", "Resume suspended CronWorkflows", false)
+	for _, sub := range []*cobra.Command{list, get} {
+		c.addFlags(sub, true)
+	}
+	for _, sub := range []*cobra.Command{create, del, suspend, resume} {
+		c.addFlags(sub, false)
+	}
+	cmd.AddCommand(list, get, create, del, suspend, resume)
+	return cmd
+}
+
+// cronSwitch is `cron suspend` or `cron resume`: it sets spec.suspend.
+func cronSwitch(c *conn, verb, done, short string, suspend bool) *cobra.Command {
+	return &cobra.Command{
+		Use: verb + " NAME...", Short: short, Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			patch := fmt.Appendf(nil, `{"spec":{"suspend":%t}}`, suspend)
+			for _, n := range args {
+				if _, err := cl.PatchCronWorkflow(cmd.Context(), c.namespace, n, patch); err != nil {
+					return notFound(err, "cron workflow", c.namespace, n)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "cron workflow %s %s\n", n, done)
+			}
+			return nil
+		},
+	}
+}
+
+// printCronList prints CronWorkflows as `argo cron list`.
+func printCronList(w io.Writer, cws []v1alpha1.CronWorkflow, namesOnly bool, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	if !namesOnly {
+		fmt.Fprintln(tw, "NAME\tAGE\tLAST RUN\tSCHEDULE\tTIMEZONE\tSUSPENDED\tACTIVE")
+	}
+	for _, cw := range cws {
+		if namesOnly {
+			fmt.Fprintln(tw, cw.Name)
+			continue
+		}
+		last := "N/A"
+		if t := cw.Status.LastScheduledTime; t != nil {
+			last = age(t.Time, now)
+		}
+		schedules := append([]string{}, cw.Spec.Schedules...)
+		if cw.Spec.Schedule != "" {
+			schedules = append(schedules, cw.Spec.Schedule)
+		}
+		tz := cw.Spec.Timezone
+		if tz == "" {
+			tz = "UTC"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%d\n", cw.Name, age(cw.CreationTimestamp.Time, now), last, strings.Join(schedules, ","), tz, cw.Spec.Suspend, len(cw.Status.Active))
+	}
+	tw.Flush()
+}
+
+// orEmpty maps the output format only this command knows to the table
+// (printObject prints nothing for "").
+func orEmpty(output, own string) string {
+	if output == own {
+		return ""
+	}
+	return output
+}
+
+// documentFormat is the format `get` prints one object in: yaml unless
+// json is asked for.
+func documentFormat(output string) string {
+	if output == "json" {
+		return "json"
+	}
+	return "yaml"
+}
+
+// notFound names a missing object; other errors pass with context.
+func notFound(err error, kind, ns, name string) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s %s/%s not found", kind, ns, name)
+	}
+	return fmt.Errorf("%s %s/%s: %w", kind, ns, name, err)
+}
