@@ -37,7 +37,7 @@ func TestLintReportsEveryProblemWithItsPlace(t *testing.T) {
 		"error: testdata/lint/bad/broken.yaml:1: not valid YAML",
 		`error: testdata/lint/bad/cycle.yaml:1: Workflow loops: spec.templates[0].dag.tasks: Invalid value: "A -> B -> A": dependency cycle`,
 		`error: testdata/lint/bad/cycle.yaml:16: Workflow missing: spec.templates[0].dag.tasks[0].template: Not found: "nowhere"`,
-		`error: testdata/lint/bad/typo.yaml:1: WorkflowTemplate typo: error unmarshaling JSON: while decoding JSON: json: unknown field "functon"`,
+		`error: testdata/lint/bad/typo.yaml:7: WorkflowTemplate typo: spec.templates[0].functon: unknown field "functon" (did you mean "function"?)`,
 		// A Knative Service, checked by Knative's own validation.
 		"error: testdata/lint/bad/knative-service.yaml:1: Service Bad_Name: spec.template.spec.containers: Invalid value: missing field(s)",
 		"error: testdata/lint/bad/knative-service.yaml:1: Service Bad_Name: spec.template.metadata.annotations.autoscaling.knative.dev/target: Invalid value: target -3 should be at least 0.01",

@@ -191,7 +191,7 @@ func TestArgoSelectionFlagsEndToEnd(t *testing.T) {
 		"list --no-headers --completed -l team=b":     "etl-failed Failed",
 		"delete --completed --older 1h --dry-run":     "workflow etl-old deleted (dry run)",
 		"stop -l team=a --running":                    "workflow report: stop requested",
-		"wait --ignore-not-found missing etl-old":     "missing not found, ignored etl-old Succeeded at",
+		"wait --ignore-not-found missing etl-old":     "missing not found, ignored && etl-old Succeeded at",
 		"get @latest -o json":                         `"name": "newest"`,
 		"list -o name --status Pending,Running -l x=": "",
 	} {
@@ -204,8 +204,13 @@ func TestArgoSelectionFlagsEndToEnd(t *testing.T) {
 			if lines(out) != want {
 				t.Errorf("%s: %q, want %q", args, lines(out), want)
 			}
-		} else if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
-			t.Errorf("%s: %q, want it to contain %q", args, out, want)
+		} else {
+			// Each && part, in any order (wait reports as each ends).
+			for _, part := range strings.Split(want, " && ") {
+				if !strings.Contains(strings.Join(strings.Fields(out), " "), part) {
+					t.Errorf("%s: %q, want it to contain %q", args, out, part)
+				}
+			}
 		}
 	}
 	// The dry run deleted nothing; stop reached only the running one.

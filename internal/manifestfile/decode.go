@@ -2,6 +2,7 @@ package manifestfile
 
 import (
 	"fmt"
+	"reflect"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
@@ -70,6 +71,11 @@ func Decode(d Document) (Object, error) {
 		value, errs = sn, func() field.ErrorList { return sensor.Validate(sn) }
 	default:
 		return Object{}, ErrUnknownKind{Document: d}
+	}
+	// Every unknown field, with its path and line; strict decoding, which
+	// stops at the first, stays as the backstop.
+	if unknown, err := unknownFields(d.Raw, reflect.TypeOf(value)); err == nil && len(unknown) > 0 {
+		return Object{}, unknownFieldsError(d, unknown)
 	}
 	if err := yaml.UnmarshalStrict(d.Raw, value); err != nil {
 		return Object{}, fmt.Errorf("%s: %s: %v", d.Source(), d.Ref(), err)

@@ -107,12 +107,17 @@ func Split(file string, data []byte) ([]Document, error) {
 	var cur bytes.Buffer
 	start, line := 1, 0
 	flush := func() error {
-		raw := bytes.TrimSpace(cur.Bytes())
-		cur.Reset()
+		whole := cur.Bytes()
+		raw := bytes.TrimSpace(whole)
+		// The document's first line is its first non-blank one, so that
+		// a line within Raw maps to the file's.
+		lead := bytes.Count(whole[:len(whole)-len(bytes.TrimLeft(whole, " \t\r\n"))], []byte("\n"))
 		if len(raw) == 0 || onlyComments(raw) {
+			cur.Reset()
 			return nil
 		}
-		doc := Document{File: file, Line: start, Raw: append([]byte(nil), raw...)}
+		doc := Document{File: file, Line: start + lead, Raw: append([]byte(nil), raw...)}
+		cur.Reset()
 		var meta struct {
 			APIVersion string `json:"apiVersion"`
 			Kind       string `json:"kind"`

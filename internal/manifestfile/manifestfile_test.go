@@ -35,7 +35,8 @@ metadata: {name: b, namespace: ns}
 	if docs[0].Line != 3 || docs[0].Kind != "WorkflowTemplate" || docs[0].Name != "a" {
 		t.Errorf("first = %+v", docs[0])
 	}
-	if docs[1].Line != 10 || docs[1].Namespace != "ns" || docs[1].Source() != "x.yaml:10" {
+	// The first non-blank line: a line of Raw maps to the file's.
+	if docs[1].Line != 11 || docs[1].Namespace != "ns" || docs[1].Source() != "x.yaml:11" {
 		t.Errorf("second = %+v", docs[1])
 	}
 }
@@ -83,7 +84,7 @@ metadata: {name: argo}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Decode(docs[0]); err == nil || !strings.Contains(err.Error(), `wf.yaml:1: Workflow typo: error unmarshaling JSON: while decoding JSON: json: unknown field "dependencie"`) {
+	if _, err := Decode(docs[0]); err == nil || !strings.Contains(err.Error(), `wf.yaml:10: Workflow typo: spec.templates[0].dag.tasks[0].dependencie: unknown field "dependencie" (did you mean "dependencies"?)`) {
 		t.Errorf("typo: err = %v", err)
 	}
 	obj, err := Decode(docs[1])
@@ -218,7 +219,7 @@ metadata: {name: argo}
 	if got, want := paths(decode(3)), "spec.triggers[0].template.conditions, spec.dependencies[0].filters.data[0].value[0], spec.triggers[0].parameters[0].dest"; got != want {
 		t.Errorf("invalid Sensor: error paths %q, want %q", got, want)
 	}
-	if _, err := Decode(docs[4]); err == nil || !strings.Contains(err.Error(), `events.yaml:38: Sensor typo: error unmarshaling JSON: while decoding JSON: json: unknown field "evntName"`) {
+	if _, err := Decode(docs[4]); err == nil || !strings.Contains(err.Error(), `events.yaml:43: Sensor typo: spec.dependencies[0].evntName: unknown field "evntName" (did you mean "eventName"?)`) {
 		t.Errorf("typo: err = %v", err)
 	}
 	if o := decode(5); paths(o) != "metadata.name" {
