@@ -110,7 +110,10 @@ type WorkflowSpec struct {
 	// +optional
 	ArtifactRepositoryRef *ArtifactRepositoryRef `json:"artifactRepositoryRef,omitempty"`
 
-	// TTLStrategy deletes the workflow some time after it completes.
+	// TTLStrategy is Argo's: how long to keep the workflow after it
+	// completes. It is validated and merged from a WorkflowTemplate, but
+	// not yet acted on: nothing deletes a completed workflow (delete it
+	// with zeroflow delete --completed or --older).
 	// +optional
 	TTLStrategy *TTLStrategy `json:"ttlStrategy,omitempty"`
 
@@ -130,8 +133,9 @@ type WorkflowTemplateRef struct {
 	Name string `json:"name"`
 }
 
-// TTLStrategy says how long a completed workflow is kept. The first setting
-// that matches the final phase applies.
+// TTLStrategy says how long a completed workflow is to be kept: the first
+// setting that matches the final phase applies. It is validated, but the
+// controller does not delete workflows yet.
 type TTLStrategy struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
