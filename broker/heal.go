@@ -100,6 +100,13 @@ func (h *healer) current() error {
 	return h.err
 }
 
+// restartCount is how often JetStream was restarted.
+func (h *healer) restartCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.restarts
+}
+
 func (h *healer) set(err error) {
 	h.mu.Lock()
 	prev := h.err

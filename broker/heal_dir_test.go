@@ -28,9 +28,7 @@ func TestHealStoreDirRemoved(t *testing.T) {
 	}
 	removed := time.Now()
 	waitFor(t, 5*time.Second, "JetStream restarted on a new store dir", func() bool {
-		b.heal.mu.Lock()
-		defer b.heal.mu.Unlock()
-		return b.heal.restarts >= 1 && b.heal.err == nil
+		return b.heal.restartCount() >= 1 && b.heal.current() == nil
 	})
 	t.Logf("healed %v after the dir was removed", time.Since(removed).Round(time.Millisecond))
 	if _, err := os.Stat(dir); err != nil {

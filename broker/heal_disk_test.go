@@ -94,8 +94,8 @@ func TestDiskFullHeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "the broker to heal", func() bool { return b.Healthy() == nil })
-	t.Logf("healed %v after space returned, %d JetStream restart(s)", time.Since(freed).Round(time.Millisecond), b.heal.restarts)
-	if b.heal.restarts < 1 {
+	t.Logf("healed %v after space returned, %d JetStream restart(s)", time.Since(freed).Round(time.Millisecond), b.heal.restartCount())
+	if b.heal.restartCount() < 1 {
 		t.Errorf("JetStream was not restarted, yet its stream had a write error")
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {

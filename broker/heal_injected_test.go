@@ -60,7 +60,7 @@ func TestHealInjectedStorageFailure(t *testing.T) {
 	b.heal.inject = nil
 	b.heal.mu.Unlock()
 	waitFor(t, 5*time.Second, "the broker to heal", func() bool { return b.Healthy() == nil })
-	if b.heal.restarts < 1 {
+	if b.heal.restartCount() < 1 {
 		t.Errorf("healed without restarting JetStream, which was off")
 	}
 	for i := range 5 {
