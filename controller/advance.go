@@ -100,6 +100,16 @@ func (c *Controller) advance(ctx context.Context, k key, in engine.Input, accept
 		if err != nil {
 			return fmt.Errorf("advance workflow %s: %w", k, err)
 		}
+		if !cached && redelivered(input, cur, out) {
+			// The advance that took this input first may have written
+			// the status and died (a killed controller) before sending
+			// its step.runs: nothing else would send them before the
+			// start timeout. Send again those not heard from.
+			input.Redispatch = true
+			if out, err = c.engine.Advance(engine.RunOf(&next), input, now); err != nil {
+				return fmt.Errorf("advance workflow %s: %w", k, err)
+			}
+		}
 		c.bindDispatches(&next, &out.Status, out.Dispatch, settledNodes(in, out))
 		if out.SpecPatch != nil {
 			patched := next
@@ -249,6 +259,19 @@ func (c *Controller) load(ctx context.Context, k key) (wf *v1alpha1.Workflow, ca
 		return nil, false, fmt.Errorf("read workflow %s: %w", k, err)
 	}
 	return wf, false, nil
+}
+
+// redelivered reports whether in, on the workflow as read, is one the
+// workflow took already: a result of an attempt that is over, or the
+// submit of a run that started.
+func redelivered(in engine.Input, cur *v1alpha1.Workflow, out engine.Outcome) bool {
+	switch in.Kind {
+	case engine.StepResult:
+		return out.Ignored != ""
+	case engine.Submit:
+		return cur.Status.Phase != v1alpha1.WorkflowUnknown
+	}
+	return false
 }
 
 // errStaleCopy replays an input that this instance's cached copy of the

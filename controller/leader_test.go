@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -316,5 +317,132 @@ func waitDoneOn(t *testing.T, cl *controller.Client, ns, name string, within tim
 			t.Fatalf("workflow %s/%s not done after %s (%v, phase %q); log tail:\n%s", ns, name, within, err, wf.Status.Phase, logs.tail(40))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cutTransport fails every request while cut is set: an API the instance
+// cannot reach.
+type cutTransport struct {
+	rt  http.RoundTripper
+	cut *atomic.Bool
+}
+
+func (c cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.cut.Load() {
+		return nil, errors.New("cut off from the API by the test")
+	}
+	return c.rt.RoundTrip(r)
+}
+
+// A leader whose Lease renewals fail stops leading within its renew
+// deadline, before the Lease expires for the other instance, which then
+// takes over; reconnected, the first does not lead again while the other
+// holds the Lease. Never do both lead.
+func TestALeaderThatCannotRenewStopsBeforeAnotherLeads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an API server")
+	}
+	const (
+		leaseDuration = 2 * time.Second
+		renewDeadline = time.Second
+		retryPeriod   = 200 * time.Millisecond
+	)
+	ns := uniqueNamespace("lease-loss")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type instance struct {
+		name string
+		c    *controller.Controller
+		cut  atomic.Bool
+		done chan error
+	}
+	var ctrls []*instance
+	for _, name := range []string{"a", "b"} {
+		in := &instance{name: name, done: make(chan error, 1)}
+		cfg := apiServer.Config()
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return cutTransport{rt: rt, cut: &in.cut} })
+		leases, err := controller.NewLeases(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := controller.New(controller.Config{
+			Client:    client,
+			Send:      func(context.Context, event.Event) error { return nil },
+			Logger:    slog.New(slog.NewTextHandler(logs, nil)).With("instance", name),
+			TokenKey:  []byte(sharedTokenKey),
+			Namespace: ns,
+			LeaderElection: &controller.LeaderElection{
+				Leases: leases, Namespace: ns, Identity: "controller-" + name,
+				LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.c = c
+		go func() { in.done <- c.Run(ctx) }()
+		ctrls = append(ctrls, in)
+	}
+	var twoLeaders atomic.Bool
+	sampling, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	go func() {
+		for sampling.Err() == nil {
+			if ctrls[0].c.IsLeader() && ctrls[1].c.IsLeader() {
+				twoLeaders.Store(true)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	waitFor := func(what string, within time.Duration, cond func() bool) time.Time {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s; log tail:\n%s", what, within, logs.tail(20))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return time.Now()
+	}
+	var first, other *instance
+	waitFor("a leader", 10*time.Second, func() bool {
+		for i, in := range ctrls {
+			if in.c.IsLeader() {
+				first, other = in, ctrls[1-i]
+				return true
+			}
+		}
+		return false
+	})
+	// Renewed at least once, so that the cut falls in the middle of a term.
+	time.Sleep(2 * retryPeriod)
+	cutAt := time.Now()
+	first.cut.Store(true)
+	stopped := waitFor("the cut-off leader stops leading", renewDeadline+time.Second, func() bool { return !first.c.IsLeader() })
+	took := waitFor("the other leads", leaseDuration+2*time.Second, other.c.IsLeader)
+	t.Logf("cut at 0; %s stopped leading at %s; %s led at %s", first.name, stopped.Sub(cutAt).Round(time.Millisecond), other.name, took.Sub(cutAt).Round(time.Millisecond))
+	if !took.After(stopped) {
+		t.Errorf("%s led at %s, before %s stopped at %s", other.name, took.Sub(cutAt), first.name, stopped.Sub(cutAt))
+	}
+	first.cut.Store(false)
+	time.Sleep(leaseDuration)
+	if first.c.IsLeader() || !other.c.IsLeader() {
+		t.Errorf("after reconnecting: %s leads %v, %s leads %v; want only %s", first.name, first.c.IsLeader(), other.name, other.c.IsLeader(), other.name)
+	}
+	stopSampling()
+	if twoLeaders.Load() {
+		t.Error("both instances led at the same time")
+	}
+	cancel()
+	for _, in := range ctrls {
+		select {
+		case err := <-in.done:
+			if err != nil {
+				t.Errorf("%s: Run: %v", in.name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: Run did not return within 5s of its cancel", in.name)
+		}
 	}
 }

@@ -98,6 +98,15 @@ type Input struct {
 	// Liveness, on every input, is when a running attempt counts as
 	// lost (zero fields: never).
 	Liveness Liveness
+
+	// Redispatch, when set, sends again the step.run of every running
+	// attempt not heard from yet (no heartbeat, no result): the input is
+	// a redelivery, whose first advance may have written the status that
+	// records those dispatches and stopped (a killed controller) before
+	// sending them. The attempts are the same, and so are their step.run
+	// ids: a broker that keeps ids, and the SDK, take a copy that reached
+	// them once.
+	Redispatch bool
 }
 
 // Liveness is how the engine tells a running attempt from a lost one. An

@@ -37,7 +37,7 @@ func (op *operation) execLeaf(f frame) *v1alpha1.NodeStatus {
 // advance but a tick.
 func (op *operation) quietLeaf(id string, n v1alpha1.NodeStatus, t *v1alpha1.Template) bool {
 	return n.Phase == v1alpha1.NodeRunning && n.Type == v1alpha1.NodeTypeLeaf && n.RetryAt == 0 &&
-		t.Timeout == "" && op.shutdown == "" && !op.pastDeadline &&
+		t.Timeout == "" && op.shutdown == "" && !op.pastDeadline && !(op.in.Redispatch && n.Runner == "") &&
 		(op.result == nil || op.result.NodeID != id) &&
 		(op.in.Heartbeat == nil || op.in.Heartbeat.NodeID != id) &&
 		(op.in.Kind != Tick || op.in.Liveness == (Liveness{}))
@@ -127,6 +127,15 @@ func (op *operation) advanceLeaf(f frame, n v1alpha1.NodeStatus) v1alpha1.NodeSt
 		// retryPolicy OnError and Always retry.
 		op.cancelAttempt(f, n, why)
 		return op.attemptFailed(f, n, v1alpha1.NodeError, why, nil)
+	}
+	if op.in.Redispatch && n.Runner == "" {
+		in, err := f.inputs()
+		if err != nil {
+			return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+		}
+		if err := op.dispatchAttempt(f, in, n); err != nil {
+			return op.finishLeaf(f.id, n, v1alpha1.NodeError, err.Error())
+		}
 	}
 	return n
 }
