@@ -67,7 +67,7 @@ e2e-cluster: $(K6)
 ZEROFLOW_LONG_STEP ?= 20m
 HA_BURST ?= 500
 e2e-long: $(MINIO)
-	ZEROFLOW_MINIO=$(MINIO) ZEROFLOW_LONG_STEP=$(ZEROFLOW_LONG_STEP) $(GO) test -count=1 -timeout 60m -run 'TestLongStepsEndToEnd' ./cmd/zeroflow/
+	ZEROFLOW_MINIO=$(MINIO) ZEROFLOW_LONG_STEP=$(ZEROFLOW_LONG_STEP) $(GO) test -count=1 -timeout 60m -run 'TestLongStepsEndToEnd' ./examples/long-steps/
 	ZEROFLOW_HA_BURST=$(HA_BURST) $(GO) test -count=1 -timeout 30m -run '^TestTwoControllerProcessesUnderABurstLoseTheLeader$$' ./cmd/zeroflow/
 
 ## fuzz: fuzz the broker ingress, the webhook, the data filters and expression literals (FUZZ_TIME each, default 10m; FUZZ_FLAGS, e.g. -parallel 1)
