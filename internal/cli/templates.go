@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
+	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 )
 
@@ -84,69 +86,23 @@ func newTemplateCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	get := &cobra.Command{
-		Use: "get NAME", Short: "Show a WorkflowTemplate", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.GetWorkflowTemplate(cmd.Context(), c.namespace, args[0])
-			if err != nil {
-				return notFound(err, "workflow template", c.namespace, args[0])
-			}
-			_, err = printObject(cmd.OutOrStdout(), documentFormat(c.output), t)
-			return err
-		},
-	}
-	create := &cobra.Command{
-		Use: "create FILE...", Short: "Create the WorkflowTemplates in files (all or none: every one is validated first)", Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ts, err := readObjects[v1alpha1.WorkflowTemplate](args, "WorkflowTemplate")
-			if err != nil {
-				return err
-			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			for _, t := range ts {
-				if t.Namespace == "" {
-					t.Namespace = c.namespace
-				}
-				if err := cl.CreateWorkflowTemplate(cmd.Context(), t); err != nil {
-					return fmt.Errorf("create workflow template %s/%s: %w", t.Namespace, t.Name, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "workflow template %s created\n", t.Name)
-			}
-			return nil
-		},
-	}
-	del := &cobra.Command{
-		Use: "delete NAME...", Short: "Delete WorkflowTemplates", Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			for _, n := range args {
-				if err := cl.DeleteWorkflowTemplate(cmd.Context(), c.namespace, n); err != nil {
-					return notFound(err, "workflow template", c.namespace, n)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "workflow template %s deleted\n", n)
-			}
-			return nil
-		},
-	}
 	lint := newLintCommand()
 	lint.Short = "Validate WorkflowTemplate files (zeroflow lint)"
-	for _, sub := range []*cobra.Command{list, get} {
-		c.addFlags(sub, true)
+	k := objectKind[v1alpha1.WorkflowTemplate]{
+		kind: "WorkflowTemplate", noun: "workflow template",
+		get: func(ctx context.Context, cl *controller.Client, ns, name string) (*v1alpha1.WorkflowTemplate, error) {
+			return cl.GetWorkflowTemplate(ctx, ns, name)
+		},
+		create: func(ctx context.Context, cl *controller.Client, t *v1alpha1.WorkflowTemplate) error {
+			return cl.CreateWorkflowTemplate(ctx, t)
+		},
+		delete: func(ctx context.Context, cl *controller.Client, ns, name string) error {
+			return cl.DeleteWorkflowTemplate(ctx, ns, name)
+		},
+		meta: func(t *v1alpha1.WorkflowTemplate) *metav1.ObjectMeta { return &t.ObjectMeta },
 	}
-	for _, sub := range []*cobra.Command{create, del} {
-		c.addFlags(sub, false)
-	}
-	cmd.AddCommand(list, get, create, del, lint)
+	c.addFlags(list, true)
+	cmd.AddCommand(list, k.getCommand(), k.createCommand(), k.deleteCommand(), lint)
 	return cmd
 }
 
@@ -176,25 +132,66 @@ func newCronCommand() *cobra.Command {
 			return nil
 		},
 	}
-	get := &cobra.Command{
-		Use: "get NAME", Short: "Show a CronWorkflow", Args: cobra.ExactArgs(1),
+	suspend := cronSwitch(&c, "suspend", "suspended", "Suspend CronWorkflows: no new runs until resume", true)
+	resume := cronSwitch(&c, "resume", "resumed", "Resume suspended CronWorkflows", false)
+	k := objectKind[v1alpha1.CronWorkflow]{
+		kind: "CronWorkflow", noun: "cron workflow",
+		get: func(ctx context.Context, cl *controller.Client, ns, name string) (*v1alpha1.CronWorkflow, error) {
+			return cl.GetCronWorkflow(ctx, ns, name)
+		},
+		create: func(ctx context.Context, cl *controller.Client, cw *v1alpha1.CronWorkflow) error {
+			_, err := cl.CreateCronWorkflow(ctx, cw)
+			return err
+		},
+		delete: func(ctx context.Context, cl *controller.Client, ns, name string) error {
+			return cl.DeleteCronWorkflow(ctx, ns, name)
+		},
+		meta: func(cw *v1alpha1.CronWorkflow) *metav1.ObjectMeta { return &cw.ObjectMeta },
+	}
+	c.addFlags(list, true)
+	for _, sub := range []*cobra.Command{suspend, resume} {
+		c.addFlags(sub, false)
+	}
+	cmd.AddCommand(list, k.getCommand(), k.createCommand(), k.deleteCommand(), suspend, resume)
+	return cmd
+}
+
+// objectKind is what the get, create and delete commands of a kind need.
+type objectKind[T any] struct {
+	kind, noun string
+	get        func(ctx context.Context, cl *controller.Client, ns, name string) (*T, error)
+	create     func(ctx context.Context, cl *controller.Client, obj *T) error
+	delete     func(ctx context.Context, cl *controller.Client, ns, name string) error
+	meta       func(*T) *metav1.ObjectMeta
+}
+
+func (k objectKind[T]) getCommand() *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use: "get NAME", Short: "Show a " + k.kind, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			cw, err := cl.GetCronWorkflow(cmd.Context(), c.namespace, args[0])
+			obj, err := k.get(cmd.Context(), cl, c.namespace, args[0])
 			if err != nil {
-				return notFound(err, "cron workflow", c.namespace, args[0])
+				return notFound(err, k.noun, c.namespace, args[0])
 			}
-			_, err = printObject(cmd.OutOrStdout(), documentFormat(c.output), cw)
+			_, err = printObject(cmd.OutOrStdout(), documentFormat(c.output), obj)
 			return err
 		},
 	}
-	create := &cobra.Command{
-		Use: "create FILE...", Short: "Create the CronWorkflows in files (all or none: every one is validated first)", Args: cobra.MinimumNArgs(1),
+	c.addFlags(cmd, true)
+	return cmd
+}
+
+func (k objectKind[T]) createCommand() *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use: "create FILE...", Short: "Create the " + k.kind + "s in files (all or none: every one is validated first)", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cws, err := readObjects[v1alpha1.CronWorkflow](args, "CronWorkflow")
+			objs, err := readObjects[T](args, k.kind)
 			if err != nil {
 				return err
 			}
@@ -202,43 +199,42 @@ func newCronCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, cw := range cws {
-				if cw.Namespace == "" {
-					cw.Namespace = c.namespace
+			for _, obj := range objs {
+				m := k.meta(obj)
+				if m.Namespace == "" {
+					m.Namespace = c.namespace
 				}
-				if _, err := cl.CreateCronWorkflow(cmd.Context(), cw); err != nil {
-					return fmt.Errorf("create cron workflow %s/%s: %w", cw.Namespace, cw.Name, err)
+				if err := k.create(cmd.Context(), cl, obj); err != nil {
+					return fmt.Errorf("create %s %s/%s: %w", k.noun, m.Namespace, m.Name, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "cron workflow %s created\n", cw.Name)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s created\n", k.noun, m.Name)
 			}
 			return nil
 		},
 	}
-	del := &cobra.Command{
-		Use: "delete NAME...", Short: "Delete CronWorkflows", Args: cobra.MinimumNArgs(1),
+	c.addFlags(cmd, false)
+	return cmd
+}
+
+func (k objectKind[T]) deleteCommand() *cobra.Command {
+	var c conn
+	cmd := &cobra.Command{
+		Use: "delete NAME...", Short: "Delete " + k.kind + "s", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
 			for _, n := range args {
-				if err := cl.DeleteCronWorkflow(cmd.Context(), c.namespace, n); err != nil {
-					return notFound(err, "cron workflow", c.namespace, n)
+				if err := k.delete(cmd.Context(), cl, c.namespace, n); err != nil {
+					return notFound(err, k.noun, c.namespace, n)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "cron workflow %s deleted\n", n)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s deleted\n", k.noun, n)
 			}
 			return nil
 		},
 	}
-	suspend := cronSwitch(&c, "suspend", "suspended", "Suspend CronWorkflows: no new runs until resume", true)
-	resume := cronSwitch(&c, "resume", "resumed", "Resume suspended CronWorkflows", false)
-	for _, sub := range []*cobra.Command{list, get} {
-		c.addFlags(sub, true)
-	}
-	for _, sub := range []*cobra.Command{create, del, suspend, resume} {
-		c.addFlags(sub, false)
-	}
-	cmd.AddCommand(list, get, create, del, suspend, resume)
+	c.addFlags(cmd, false)
 	return cmd
 }
 
