@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -43,7 +42,7 @@ Brokers are the Broker objects in --config plus each --broker ns/name.`,
 			tuneGC()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			logger := newLogger(cmd, false)
 			cfg, err := broker.LoadConfig(configPaths...)
 			if len(configPaths) == 0 {
 				cfg, err = broker.Config{}, nil

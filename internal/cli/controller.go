@@ -96,7 +96,7 @@ one releases it, so another takes over within --lease-retry-period.`,
 			if err != nil {
 				return fmt.Errorf("--allow-cross-namespace: %w", err)
 			}
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			logger := newLogger(cmd, false)
 			schedules, err := clusterSchedules(c, logger)
 			if err != nil {
 				return err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,7 +44,7 @@ between runs.`,
 			tuneGC()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			logger := newLogger(cmd, false)
 			kubeconfig := filepath.Join(dataDir, "kubeconfig")
 			if err := checkAddrsFree([][2]string{{"broker-addr", brokerAddr}, {"metrics-addr", metricsAddr}}); err != nil {
 				return err

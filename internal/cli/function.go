@@ -314,7 +314,7 @@ server), and fires its triggers.`,
 func functionContext(cmd *cobra.Command) (context.Context, context.CancelFunc, *slog.Logger) {
 	tuneGC()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	return ctx, stop, slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+	return ctx, stop, newLogger(cmd, true)
 }
 
 // readObject reads the one object of kind in file, strictly, and

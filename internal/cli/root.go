@@ -23,6 +23,7 @@ scale-to-zero Knative functions that talk CloudEvents through a Knative Broker.`
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	addLogLevelFlag(root)
 	root.AddCommand(newLintCommand(), newDevCommand(), newRenderCommand(), newBrokerCommand(), newFunctionCommand(), newVersionCommand())
 	root.AddCommand(workflowCommands()...)
 	root.AddCommand(newTemplateCommand(), newCronCommand())
