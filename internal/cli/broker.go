@@ -19,6 +19,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
 	"github.com/zeroflow-dev/zeroflow/broker"
+	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
 )
 
 func newBrokerCommand() *cobra.Command {
@@ -78,9 +79,10 @@ Brokers are the Broker objects in --config plus each --broker ns/name.`,
 				// 503 with the reason while the event store does not work.
 				mux.Handle("/healthz", b.HealthHandler())
 				mux.Handle("/readyz", b.HealthHandler())
-				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				lim := httpbound.Metrics(logger)
+				srv := httpbound.NewServer(mux, lim)
 				go func() {
-					if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					if err := srv.Serve(httpbound.Listener(l, lim)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 						logger.Error("metrics server", "error", err)
 					}
 				}()
@@ -103,6 +105,7 @@ Brokers are the Broker objects in --config plus each --broker ns/name.`,
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz here (the ingress serves /healthz and /readyz too)")
 	f.Int64Var(&opts.MaxEventBytes, "max-event-bytes", 1<<20, "largest event body accepted (413 above)")
 	f.IntVar(&opts.Concurrency, "concurrency", 100, "deliveries in flight per trigger")
+	f.IntVar(&opts.MaxRetrying, "max-retrying", 10_000, "events per trigger that may wait for a scheduled retry beside those in flight")
 	f.DurationVar(&opts.AttemptTimeout, "attempt-timeout", 60*time.Second, "timeout of one delivery attempt when a trigger sets none")
 	f.BoolVar(&opts.SyncAlways, "sync-always", false, "fsync every event (survives power loss; slower)")
 	return cmd
