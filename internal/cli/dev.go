@@ -17,11 +17,11 @@ import (
 
 func newDevCommand() *cobra.Command {
 	var (
-		dataDir, brokerAddr, metricsAddr string
-		artifacts                        string
-		controllerURL                    string
-		scaling                          devstack.Scaling
-		liveness                         devstack.Liveness
+		dataDir, brokerAddr, metricsAddr, apiAddr string
+		artifacts                                 string
+		controllerURL                             string
+		scaling                                   devstack.Scaling
+		liveness                                  devstack.Liveness
 	)
 	cmd := &cobra.Command{
 		Use:   "dev [DIR]",
@@ -46,13 +46,14 @@ between runs.`,
 			defer stop()
 			logger := newLogger(cmd, false)
 			kubeconfig := filepath.Join(dataDir, "kubeconfig")
-			if err := checkAddrsFree([][2]string{{"broker-addr", brokerAddr}, {"metrics-addr", metricsAddr}}); err != nil {
+			if err := checkAddrsFree([][2]string{{"broker-addr", brokerAddr}, {"metrics-addr", metricsAddr}, {"api-addr", apiAddr}}); err != nil {
 				return err
 			}
 			stack, err := devstack.Start(ctx, devstack.Options{
 				Paths:          []string{dir},
 				DataDir:        dataDir,
 				BrokerAddr:     brokerAddr,
+				APIAddr:        apiAddr,
 				KubeconfigPath: kubeconfig,
 				Scaling:        scaling,
 				Liveness:       liveness,
@@ -94,6 +95,7 @@ between runs.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".zeroflow", "where the dev stack keeps its state and kubeconfig")
 	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:8080", "the broker's ingress address")
 	cmd.Flags().StringVar(&artifacts, "artifacts", os.Getenv("ZEROFLOW_ARTIFACTS"), "where run records and step logs go: a directory, or s3://BUCKET[/PREFIX]?endpoint=HOST:PORT[&insecure=true] with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (default $ZEROFLOW_ARTIFACTS, else DATA-DIR/artifacts)")
+	cmd.Flags().StringVar(&apiAddr, "api-addr", os.Getenv("ZEROFLOW_API_ADDR"), "the Kubernetes API server's address (default $ZEROFLOW_API_ADDR, else where the last start with this --data-dir listened, so a copied kubeconfig keeps working, else a free port)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9090", "serve Prometheus /metrics here (empty: do not)")
 	cmd.Flags().DurationVar(&scaling.IdleWindow, "idle", 60*time.Second, "stop a function instance after this long without requests (Knative's scale to zero)")
 	cmd.Flags().IntVar(&scaling.Target, "target", 100, "requests one function instance takes at once before another starts, unless its Service sets autoscaling.knative.dev/target")

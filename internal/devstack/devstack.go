@@ -50,6 +50,9 @@ type Options struct {
 	DataDir string
 	// BrokerAddr is the broker's ingress address (default 127.0.0.1:8080).
 	BrokerAddr string
+	// APIAddr is the API server's address (default: where this data
+	// dir's last start listened, else a free loopback port).
+	APIAddr string
 	// KubeconfigPath receives a kubeconfig for kubectl.
 	KubeconfigPath string
 	// FunctionsHost is the address EventSources and functions listen on;
@@ -248,7 +251,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := kubeapi.Start(ctx, kubeapi.Options{DataDir: filepath.Join(opts.DataDir, "api"), KubeconfigPath: opts.KubeconfigPath, CRDs: crds, Logger: logger})
+	api, err := kubeapi.Start(ctx, kubeapi.Options{DataDir: filepath.Join(opts.DataDir, "api"), Addr: opts.APIAddr, KubeconfigPath: opts.KubeconfigPath, CRDs: crds, Logger: logger})
 	if err != nil {
 		fns.closeListeners()
 		return nil, err

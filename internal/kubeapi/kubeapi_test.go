@@ -3,6 +3,7 @@ package kubeapi_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -429,5 +430,60 @@ func TestDiscoveryListsTheCRDGroups(t *testing.T) {
 		if !short[s] {
 			t.Errorf("short name %s not discovered", s)
 		}
+	}
+}
+
+// The API listens where the same data dir's last start did, so that a
+// kubeconfig copied before keeps working; when that address is taken it
+// takes another and says so; an explicit Addr that is taken is an error
+// naming it.
+func TestAddressIsStableAcrossRestarts(t *testing.T) {
+	crds, err := manifests.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	start := func(addr string) (*kubeapi.Server, error) {
+		return kubeapi.Start(ctx(t), kubeapi.Options{DataDir: dir, Addr: addr, CRDs: crds, UnsafeNoFsync: true})
+	}
+	s1, err := start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s1.Config().Host
+	if err := s1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.Config().Host; got != first {
+		t.Errorf("after a restart the API is at %s, want %s as before", got, first)
+	}
+	// While s2 holds it, an explicit Addr on it is refused, naming it.
+	taken := strings.TrimPrefix(first, "https://")
+	if _, err := kubeapi.Start(ctx(t), kubeapi.Options{DataDir: t.TempDir(), Addr: taken, UnsafeNoFsync: true}); err == nil || !strings.Contains(err.Error(), taken) {
+		t.Errorf("a taken Addr: %v, want an error naming %s", err, taken)
+	}
+	if err := s2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else took it: another port, recorded for the next start.
+	l, err := net.Listen("tcp", taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s3, err := start("")
+	if err != nil {
+		t.Fatalf("start with the last address taken: %v", err)
+	}
+	defer s3.Stop()
+	if got := s3.Config().Host; got == first {
+		t.Errorf("the API is at %s, which another listener holds", got)
+	}
+	if _, err := dynamicClient(t, s3.Config()).Resource(workflows).Namespace("default").List(ctx(t), metav1.ListOptions{}); err != nil {
+		t.Errorf("the API at its new address: %v", err)
 	}
 }

@@ -55,6 +55,11 @@ type Options struct {
 	CRDs [][]byte
 	// UnsafeNoFsync skips etcd's fsync. For tests only: a crash loses data.
 	UnsafeNoFsync bool
+	// Addr is where the API listens. Empty: the address recorded in
+	// DataDir by the last start, so that a copied kubeconfig keeps
+	// working across restarts, else (none recorded, or it is taken now)
+	// a free loopback port.
+	Addr string
 	// Logger receives the server's warnings and errors. Nil discards them.
 	Logger *slog.Logger
 }
@@ -113,8 +118,13 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 
-	server, err := newAPIServer(s.etcd.clientURL, s.certs)
+	listener, err := listenAPI(opts.Addr, s.dataDir, logger)
 	if err != nil {
+		return nil, err
+	}
+	server, err := newAPIServer(s.etcd.clientURL, s.certs, listener)
+	if err != nil {
+		_ = listener.Close()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -204,7 +214,7 @@ func (s *Server) Stop() error {
 	return errors.Join(errs...)
 }
 
-func newAPIServer(etcdURL string, certs *pki) (*extensionsapiserver.CustomResourceDefinitions, error) {
+func newAPIServer(etcdURL string, certs *pki, listener net.Listener) (*extensionsapiserver.CustomResourceDefinitions, error) {
 	o := options.NewCustomResourceDefinitionsServerOptions(io.Discard, io.Discard)
 
 	// A registry of our own, so that several servers can run in one process
@@ -220,10 +230,6 @@ func newAPIServer(etcdURL string, certs *pki) (*extensionsapiserver.CustomResour
 	}
 	o.ServerRunOptions.ComponentGlobalsRegistry = registry
 
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen for api server: %w", err)
-	}
 	o.RecommendedOptions.SecureServing.Listener = listener
 	o.RecommendedOptions.SecureServing.BindPort = listener.Addr().(*net.TCPAddr).Port
 	serving, err := dynamiccertificates.NewStaticCertKeyContent("zeroflow dev serving certificate", certs.certPEM[pkiAPIServing], certs.keyPEM[pkiAPIServing])
