@@ -156,7 +156,7 @@ func TestTwoControllerProcessesUnderABurstLoseTheLeader(t *testing.T) {
 
 	d := startDevOn(t, bin, dir, "--controller", "http://"+pl.Addr().String())
 	d.webhook = "http://127.0.0.1:" + port + "/workflow-a"
-	idEnv, err := os.ReadFile(filepath.Join(d.dataDir, "identity", "controller.env"))
+	idEnv, err := os.ReadFile(filepath.Join(d.DataDir, "identity", "controller.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,10 +169,10 @@ func TestTwoControllerProcessesUnderABurstLoseTheLeader(t *testing.T) {
 	var replicas []*replica
 	for i, p := range ports {
 		mp := freePort(t)
-		cmd := exec.Command(bin, "controller", "--kubeconfig", filepath.Join(d.dataDir, "kubeconfig"), "--sink", d.brokerURL,
+		cmd := exec.Command(bin, "controller", "--kubeconfig", filepath.Join(d.DataDir, "kubeconfig"), "--sink", d.BrokerURL,
 			"--addr", "127.0.0.1:"+p, "--metrics-addr", "127.0.0.1:"+mp, "--resync", "2s",
 			"--lease-duration", leaseDuration.String(), "--lease-renew-deadline", "2s", "--lease-retry-period", "500ms")
-		cmd.Stdout, cmd.Stderr = d.log, d.log
+		cmd.Stdout, cmd.Stderr = d.Log, d.Log
 		// Its identity, as the dev stack lists it for a controller of its
 		// own process (a pod gets the same from render).
 		cmd.Env = append(os.Environ(), strings.Fields(string(idEnv))...)
@@ -215,7 +215,7 @@ func TestTwoControllerProcessesUnderABurstLoseTheLeader(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		t.Fatalf("no replica leads after %s:%s\nlog tail:\n%s", within, last, d.log.tail(30))
+		t.Fatalf("no replica leads after %s:%s\nlog tail:\n%s", within, last, d.Log.Tail(30))
 		return nil
 	}
 	first := leader(30 * time.Second)
@@ -265,7 +265,7 @@ func TestTwoControllerProcessesUnderABurstLoseTheLeader(t *testing.T) {
 			t.Errorf("the other replica led %s after the kill, want within %s (the lease duration and slow API reads)", after, limit)
 		}
 	case <-time.After(time.Until(killedAt.Add(time.Minute + time.Second))):
-		t.Fatalf("the other replica did not lead within a minute of the kill; log tail:\n%s", d.log.tail(30))
+		t.Fatalf("the other replica did not lead within a minute of the kill; log tail:\n%s", d.Log.Tail(30))
 	}
 	if leader(5*time.Second) != survivor {
 		t.Fatal("the survivor does not lead")
@@ -273,7 +273,7 @@ func TestTwoControllerProcessesUnderABurstLoseTheLeader(t *testing.T) {
 
 	waitAllSucceeded(t, d, n, 4*time.Minute)
 
-	l, err := d.client(t).ListWorkflows(context.Background(), "default", metav1.ListOptions{})
+	l, err := d.Client(t).ListWorkflows(context.Background(), "default", metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,18 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/zeroflow-dev/zeroflow/internal/devrun"
 )
 
 // buildBinary builds the zeroflow command once for the test.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "zeroflow")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildBinary(t *testing.T) string { return devrun.Build(t) }
 
 // TestDevServesTheExampleAndStopsOnInterrupt runs `zeroflow dev` as a user
 // would: a real process, its kubeconfig, and Ctrl-C.

@@ -62,7 +62,7 @@ func postBody(t *testing.T, url string, body []byte) int {
 // waitNewRun waits for a workflow not in seen to complete, and returns it.
 func waitNewRun(t *testing.T, d *devRun, seen map[string]bool, within time.Duration) *v1alpha1.Workflow {
 	t.Helper()
-	c := d.client(t)
+	c := d.Client(t)
 	deadline := time.Now().Add(within)
 	for {
 		l, err := c.ListWorkflows(context.Background(), "default", metav1.ListOptions{})
@@ -76,7 +76,7 @@ func waitNewRun(t *testing.T, d *devRun, seen map[string]bool, within time.Durat
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no new run completed within %s; log tail:\n%s", within, d.log.tail(40))
+			t.Fatalf("no new run completed within %s; log tail:\n%s", within, d.Log.Tail(40))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -94,7 +94,7 @@ func checkRun(t *testing.T, d *devRun, wf *v1alpha1.Workflow, records int) {
 				why = append(why, id+": "+n.Message)
 			}
 		}
-		t.Fatalf("run %s: %s %q; nodes: %v; log tail:\n%s", wf.Name, wf.Status.Phase, wf.Status.Message, why, d.log.tail(30))
+		t.Fatalf("run %s: %s %q; nodes: %v; log tail:\n%s", wf.Name, wf.Status.Phase, wf.Status.Message, why, d.Log.Tail(30))
 	}
 	count := ""
 	for id, n := range wf.Status.Nodes {
@@ -106,7 +106,7 @@ func checkRun(t *testing.T, d *devRun, wf *v1alpha1.Workflow, records int) {
 		t.Errorf("run %s: parse counted %q records, want %d", wf.Name, count, records)
 	}
 	// The object as the API serves it, not as this test decoded it.
-	raw, err := d.client(t).GetWorkflow(context.Background(), wf.Namespace, wf.Name)
+	raw, err := d.Client(t).GetWorkflow(context.Background(), wf.Namespace, wf.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestLargeWebhookBodiesEndToEnd(t *testing.T) {
 		for _, size := range sizes {
 			body, n := logBatch(size)
 			if code := postBody(t, d.webhook, body); code != http.StatusOK {
-				t.Fatalf("%d bytes: webhook answered %d; log tail:\n%s", size, code, d.log.tail(30))
+				t.Fatalf("%d bytes: webhook answered %d; log tail:\n%s", size, code, d.Log.Tail(30))
 			}
 			checkRun(t, d, waitNewRun(t, d, seen, time.Minute), n)
 		}
@@ -161,7 +161,7 @@ func TestLargeWebhookBodiesEndToEnd(t *testing.T) {
 		checkRun(t, d, waitNewRun(t, d, seen, 90*time.Second), n)
 		// Nothing of the refused body ran: one run only, after settling.
 		time.Sleep(2 * time.Second)
-		l, err := d.client(t).ListWorkflows(context.Background(), "default", metav1.ListOptions{})
+		l, err := d.Client(t).ListWorkflows(context.Background(), "default", metav1.ListOptions{})
 		if err != nil || len(l.Items) != 1 {
 			t.Fatalf("%d workflows (%v), want only the one under the limit", len(l.Items), err)
 		}
@@ -175,8 +175,8 @@ func TestLargeWebhookBodiesEndToEnd(t *testing.T) {
 		}
 		zf := func(args ...string) string {
 			t.Helper()
-			cmd := exec.Command(bin, append(args, "--kubeconfig", filepath.Join(d.dataDir, "kubeconfig"))...)
-			cmd.Env = append(os.Environ(), "ZEROFLOW_ARTIFACTS="+filepath.Join(d.dataDir, "artifacts"))
+			cmd := exec.Command(bin, append(args, "--kubeconfig", filepath.Join(d.DataDir, "kubeconfig"))...)
+			cmd.Env = append(os.Environ(), "ZEROFLOW_ARTIFACTS="+filepath.Join(d.DataDir, "artifacts"))
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("zeroflow %v: %v\n%s", args, err, out)

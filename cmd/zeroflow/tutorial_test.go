@@ -115,13 +115,13 @@ func TestTutorial(t *testing.T) {
 	}
 
 	d := startDevOn(t, bin, example)
-	if err := os.Symlink(d.dataDir, filepath.Join(work, ".zeroflow")); err != nil {
+	if err := os.Symlink(d.DataDir, filepath.Join(work, ".zeroflow")); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(d.banner, "POST http://127.0.0.1:"+port+"/orders") {
-		t.Fatalf("zeroflow dev does not serve the tutorial's webhook on port %s:\n%s", port, d.banner)
+	if !strings.Contains(d.Banner, "POST http://127.0.0.1:"+port+"/orders") {
+		t.Fatalf("zeroflow dev does not serve the tutorial's webhook on port %s:\n%s", port, d.Banner)
 	}
-	c := d.client(t)
+	c := d.Client(t)
 
 	// run runs one block as the user's shell would, stopping at the first
 	// failing command.
@@ -140,7 +140,7 @@ func TestTutorial(t *testing.T) {
 		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("tutorial block %q failed: %v\n%s\n%s\ndev log:\n%s", b.name, err, b.script, out, d.log.tail(30))
+			t.Fatalf("tutorial block %q failed: %v\n%s\n%s\ndev log:\n%s", b.name, err, b.script, out, d.Log.Tail(30))
 		}
 		t.Logf("tutorial block %q:\n%s", b.name, out)
 		return string(out)
@@ -180,7 +180,7 @@ func TestTutorial(t *testing.T) {
 			deadline := time.Now().Add(60 * time.Second)
 			for len(workflows()) == 0 {
 				if time.Now().After(deadline) {
-					t.Fatalf("no workflow 60s after the matching order; dev log:\n%s", d.log.tail(30))
+					t.Fatalf("no workflow 60s after the matching order; dev log:\n%s", d.Log.Tail(30))
 				}
 				time.Sleep(100 * time.Millisecond)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -19,10 +18,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/zeroflow-dev/zeroflow/api/v1alpha1"
-	"github.com/zeroflow-dev/zeroflow/controller"
+	"github.com/zeroflow-dev/zeroflow/internal/devrun"
 )
 
 // burstSize is how many webhooks each end-to-end run sends at once.
@@ -30,13 +28,8 @@ const burstSize = 500
 
 // devRun is a `zeroflow dev` process on a copy of examples/log-pipeline.
 type devRun struct {
-	cmd       *exec.Cmd
-	dataDir   string
-	webhook   string
-	brokerURL string
-	// banner is what it printed up to "Press Ctrl-C".
-	banner string
-	log    *lockedBuffer
+	*devrun.Run
+	webhook string
 }
 
 // copyExampleOnFreePort copies examples/log-pipeline with its webhook moved
@@ -73,63 +66,7 @@ func startDev(t *testing.T, bin string, flags ...string) *devRun {
 // and waits until it is ready.
 func startDevOn(t *testing.T, bin, dir string, flags ...string) *devRun {
 	t.Helper()
-	d := &devRun{dataDir: t.TempDir(), log: &lockedBuffer{}}
-	args := append([]string{"dev", dir, "--data-dir", d.dataDir, "--broker-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--idle", "20s"}, flags...)
-	d.cmd = exec.Command(bin, args...)
-	stdout, err := d.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cmd.Stderr = d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = d.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = d.cmd.Process.Kill()
-		}
-	})
-	ready := make(chan string, 1)
-	go func() {
-		var seen strings.Builder
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			seen.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Press Ctrl-C to stop.") {
-				ready <- seen.String()
-			}
-		}
-	}()
-	select {
-	case out := <-ready:
-		d.banner = out
-		m := regexp.MustCompile(`broker   default/default at (\S+)`).FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("no broker address in:\n%s", out)
-		}
-		d.brokerURL = m[1]
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("zeroflow dev did not become ready; log:\n%s", d.log.tail(40))
-	}
-	return d
-}
-
-func (d *devRun) client(t *testing.T) *controller.Client {
-	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(d.dataDir, "kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := controller.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return &devRun{Run: devrun.Start(t, bin, dir, flags...)}
 }
 
 // burst POSTs n webhooks, 32 at a time; each is sent `copies` times as the
@@ -193,7 +130,7 @@ func burst(t *testing.T, url string, n, copies int, during func(sent int)) {
 // completed; it returns the count of Succeeded ones and every name.
 func waitAllSucceeded(t *testing.T, d *devRun, want int, within time.Duration) {
 	t.Helper()
-	c := d.client(t)
+	c := d.Client(t)
 	deadline := time.Now().Add(within)
 	var last string
 	for {
@@ -219,18 +156,18 @@ func waitAllSucceeded(t *testing.T, d *devRun, want int, within time.Duration) {
 					var trail []string
 					if len(why) > 0 {
 						name, _, _ := strings.Cut(why[0], " ")
-						for _, line := range strings.Split(d.log.String(), "\n") {
+						for _, line := range strings.Split(d.Log.String(), "\n") {
 							if strings.Contains(line, name) && len(trail) < 40 {
 								trail = append(trail, line)
 							}
 						}
 					}
 					if path := os.Getenv("ZEROFLOW_E2E_DUMP"); path != "" {
-						_ = os.WriteFile(path, []byte(d.log.String()), 0o644)
+						_ = os.WriteFile(path, []byte(d.Log.String()), 0o644)
 					}
 					// And what went wrong anywhere: the first warnings and errors.
 					var warnings []string
-					for _, line := range strings.Split(d.log.String(), "\n") {
+					for _, line := range strings.Split(d.Log.String(), "\n") {
 						if (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.Contains(line, "delivery failed")) && len(warnings) < 30 {
 							warnings = append(warnings, line)
 						}
@@ -241,7 +178,7 @@ func waitAllSucceeded(t *testing.T, d *devRun, want int, within time.Duration) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s; log tail:\n%s", within, last, d.log.tail(30))
+			t.Fatalf("after %s: %s; log tail:\n%s", within, last, d.Log.Tail(30))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -252,7 +189,7 @@ func waitAllSucceeded(t *testing.T, d *devRun, want int, within time.Duration) {
 		t.Fatalf("workflows after settling: %d, %v (want %d)", len(l.Items), err, want)
 	}
 	// Every run's record reaches the archive.
-	records := filepath.Join(d.dataDir, "artifacts", "runs", "default")
+	records := filepath.Join(d.DataDir, "artifacts", "runs", "default")
 	for {
 		entries, _ := os.ReadDir(records)
 		if len(entries) == want {
@@ -304,11 +241,11 @@ func TestWorkflowABurstEndToEnd(t *testing.T) {
 		port := freePort(t)
 		d := startDev(t, bin, "--controller", "http://127.0.0.1:"+port)
 		startController := func() *exec.Cmd {
-			cmd := exec.Command(bin, "controller", "--kubeconfig", filepath.Join(d.dataDir, "kubeconfig"), "--sink", d.brokerURL, "--addr", "127.0.0.1:"+port, "--resync", "2s")
-			cmd.Stdout, cmd.Stderr = d.log, d.log
+			cmd := exec.Command(bin, "controller", "--kubeconfig", filepath.Join(d.DataDir, "kubeconfig"), "--sink", d.BrokerURL, "--addr", "127.0.0.1:"+port, "--resync", "2s")
+			cmd.Stdout, cmd.Stderr = d.Log, d.Log
 			// Its identity, as the dev stack lists it for a controller of
 			// its own process (a pod gets the same from render).
-			idEnv, err := os.ReadFile(filepath.Join(d.dataDir, "identity", "controller.env"))
+			idEnv, err := os.ReadFile(filepath.Join(d.DataDir, "identity", "controller.env"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -348,9 +285,9 @@ func TestWorkflowABurstEndToEnd(t *testing.T) {
 // dev stack's /metrics.
 func injectedFailures(t *testing.T, d *devRun) int {
 	t.Helper()
-	m := regexp.MustCompile(`metrics   (\S+)`).FindStringSubmatch(d.banner)
+	m := regexp.MustCompile(`metrics   (\S+)`).FindStringSubmatch(d.Banner)
 	if m == nil {
-		t.Fatalf("no metrics address in:\n%s", d.banner)
+		t.Fatalf("no metrics address in:\n%s", d.Banner)
 	}
 	resp, err := http.Get(m[1])
 	if err != nil {
@@ -378,30 +315,4 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	_, p, _ := net.SplitHostPort(l.Addr().String())
 	return p
-}
-
-// lockedBuffer is a process's output, safe to read while it writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	lines := strings.Split(l.String(), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
