@@ -10,7 +10,6 @@ package webhook_test
 // off with 408 once the body grace time is over.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -20,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +33,7 @@ import (
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/functions/webhook"
 	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
+	"github.com/zeroflow-dev/zeroflow/internal/slowsenders"
 )
 
 const attackSource = `
@@ -48,26 +47,6 @@ spec:
       endpoint: /orders
       method: POST
 `
-
-// needFiles makes sure the process may open n files, raising its soft
-// limit up to the hard one if needed, or skips the test.
-func needFiles(t *testing.T, n uint64) {
-	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skipf("cannot read RLIMIT_NOFILE: %v", err)
-	}
-	if lim.Cur >= n {
-		return
-	}
-	if lim.Max < n {
-		t.Skipf("RLIMIT_NOFILE hard limit %d is below the %d files this test needs", lim.Max, n)
-	}
-	lim.Cur = n
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skipf("cannot raise RLIMIT_NOFILE to %d: %v", n, err)
-	}
-}
 
 // countedListener counts the connections the server holds open.
 type countedListener struct {
@@ -175,14 +154,6 @@ func attackWebhook(t *testing.T, lim httpbound.Limits) (addr string, conns *coun
 	}
 }
 
-// slowResult is what one slow sender saw.
-type slowResult struct {
-	status int
-	// took is from the end of its header to its answer.
-	took time.Duration
-	err  error
-}
-
 // TestSlowBodyAttack: real webhooks, one every 50 ms, are each answered
 // 200 within 100 ms while 1,000 connections trickle their bodies (one
 // byte a second of an announced megabyte); each slow one is answered 408
@@ -195,69 +166,12 @@ func TestSlowBodyAttack(t *testing.T) {
 		maxLatency = 100 * time.Millisecond
 	)
 	// Each slow connection is two files (client and server side).
-	needFiles(t, 2500)
+	slowsenders.NeedOpenFiles(t, 2500)
 	addr, conns, delivered := attackWebhook(t, httpbound.Limits{BodyGrace: grace})
 
 	// The slow senders: each sends its header and a first byte at once,
 	// then a byte a second, and waits for the answer.
-	var open atomic.Int64
-	results := make(chan slowResult, slowConns)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var dialed sync.WaitGroup
-	dialed.Add(slowConns)
-	sem := make(chan struct{}, 50)
-	for i := range slowConns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			<-sem
-			if err != nil {
-				dialed.Done()
-				results <- slowResult{err: fmt.Errorf("slow %d: dial: %w", i, err)}
-				return
-			}
-			defer c.Close()
-			_, err = fmt.Fprintf(c, "POST /orders HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{", addr)
-			sent := time.Now()
-			dialed.Done()
-			if err != nil {
-				results <- slowResult{err: fmt.Errorf("slow %d: write header: %w", i, err)}
-				return
-			}
-			open.Add(1)
-			defer open.Add(-1)
-			go func() {
-				tick := time.NewTicker(time.Second)
-				defer tick.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-						if _, err := c.Write([]byte(" ")); err != nil {
-							return
-						}
-					}
-				}
-			}()
-			_ = c.SetReadDeadline(time.Now().Add(grace + 20*time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				results <- slowResult{err: fmt.Errorf("slow %d: no answer %v after its header: %w", i, time.Since(sent).Round(time.Millisecond), err)}
-				return
-			}
-			resp.Body.Close()
-			results <- slowResult{status: resp.StatusCode, took: time.Since(sent)}
-		}()
-	}
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
-	dialed.Wait()
+	attack := slowsenders.Start(t, addr, "/orders", slowConns, time.Second, grace+20*time.Second)
 
 	// Real webhooks, each on a new connection as an outside sender makes
 	// them, until every slow sender has its answer.
@@ -265,7 +179,7 @@ func TestSlowBodyAttack(t *testing.T) {
 	var latencies []time.Duration
 	underAttack := 0
 	var failures []string
-	collected := make([]slowResult, 0, slowConns)
+	collected := make([]slowsenders.Result, 0, slowConns)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	deadline := time.Now().Add(grace + 30*time.Second)
@@ -273,7 +187,7 @@ func TestSlowBodyAttack(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d of %d slow senders answered by %v", len(collected), slowConns, grace+30*time.Second)
 		}
-		wasOpen := open.Load()
+		wasOpen := attack.Open()
 		start := time.Now()
 		resp, err := client.Post("http://"+addr+"/orders", "application/json", strings.NewReader(fmt.Sprintf(`{"order":%d}`, n)))
 		took := time.Since(start)
@@ -287,13 +201,13 @@ func TestSlowBodyAttack(t *testing.T) {
 			}
 		}
 		latencies = append(latencies, took)
-		if wasOpen >= slowConns && open.Load() >= slowConns {
+		if wasOpen >= slowConns && attack.Open() >= slowConns {
 			underAttack++
 		}
 	drain:
 		for {
 			select {
-			case r := <-results:
+			case r := <-attack.Results:
 				collected = append(collected, r)
 			case <-tick.C:
 				break drain
@@ -319,12 +233,12 @@ func TestSlowBodyAttack(t *testing.T) {
 	var cut []time.Duration
 	for _, r := range collected {
 		switch {
-		case r.err != nil:
-			t.Error(r.err)
-		case r.status != http.StatusRequestTimeout:
-			t.Errorf("slow sender answered %d after %v, want 408", r.status, r.took)
+		case r.Err != nil:
+			t.Error(r.Err)
+		case r.Status != http.StatusRequestTimeout:
+			t.Errorf("slow sender answered %d after %v, want 408", r.Status, r.Took)
 		default:
-			cut = append(cut, r.took)
+			cut = append(cut, r.Took)
 		}
 	}
 	if len(cut) > 0 {

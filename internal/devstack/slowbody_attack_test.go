@@ -3,7 +3,6 @@
 package devstack
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -12,13 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zeroflow-dev/zeroflow/internal/httpbound"
+	"github.com/zeroflow-dev/zeroflow/internal/slowsenders"
 )
 
 // The slow-body attack of issue 13 on `zeroflow dev`: 1,000 connections
@@ -38,7 +35,7 @@ func TestSlowBodyAttackOnTheDevStack(t *testing.T) {
 		maxLatency = 100 * time.Millisecond
 	)
 	grace := httpbound.DefaultBodyGrace
-	needOpenFiles(t, 2500)
+	slowsenders.NeedOpenFiles(t, 2500)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,68 +91,7 @@ spec:
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	var open atomic.Int64
-	type result struct {
-		status int
-		took   time.Duration
-		err    error
-	}
-	results := make(chan result, slowConns)
-	stop := make(chan struct{})
-	var wg, dialed sync.WaitGroup
-	dialed.Add(slowConns)
-	sem := make(chan struct{}, 50)
-	for i := range slowConns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			<-sem
-			if err != nil {
-				dialed.Done()
-				results <- result{err: fmt.Errorf("slow %d: dial: %w", i, err)}
-				return
-			}
-			defer c.Close()
-			_, err = fmt.Fprintf(c, "POST /orders HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{", addr)
-			sent := time.Now()
-			dialed.Done()
-			if err != nil {
-				results <- result{err: fmt.Errorf("slow %d: write header: %w", i, err)}
-				return
-			}
-			open.Add(1)
-			defer open.Add(-1)
-			go func() {
-				tick := time.NewTicker(2 * time.Second)
-				defer tick.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-						if _, err := c.Write([]byte(" ")); err != nil {
-							return
-						}
-					}
-				}
-			}()
-			_ = c.SetReadDeadline(time.Now().Add(grace + 20*time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				results <- result{err: fmt.Errorf("slow %d: no answer %v after its header: %w", i, time.Since(sent).Round(time.Millisecond), err)}
-				return
-			}
-			resp.Body.Close()
-			results <- result{status: resp.StatusCode, took: time.Since(sent)}
-		}()
-	}
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
-	dialed.Wait()
+	attack := slowsenders.Start(t, addr, "/orders", slowConns, 2*time.Second, grace+20*time.Second)
 
 	var latencies []time.Duration
 	underAttack := 0
@@ -167,27 +103,27 @@ spec:
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d of %d slow senders answered by %v", collected, slowConns, grace+30*time.Second)
 		}
-		wasOpen := open.Load()
+		wasOpen := attack.Open()
 		took, err := post(n)
 		if err != nil {
 			t.Errorf("webhook %d after %v: %v", n, took, err)
 		}
 		latencies = append(latencies, took)
-		if wasOpen >= slowConns && open.Load() >= slowConns {
+		if wasOpen >= slowConns && attack.Open() >= slowConns {
 			underAttack++
 		}
 	drain:
 		for {
 			select {
-			case r := <-results:
+			case r := <-attack.Results:
 				collected++
 				switch {
-				case r.err != nil:
-					t.Error(r.err)
-				case r.status != http.StatusRequestTimeout:
-					t.Errorf("slow sender answered %d after %v, want 408", r.status, r.took)
-				case r.took < grace-100*time.Millisecond || r.took > grace+5*time.Second:
-					t.Errorf("slow sender answered 408 after %v, want about the grace time %v", r.took, grace)
+				case r.Err != nil:
+					t.Error(r.Err)
+				case r.Status != http.StatusRequestTimeout:
+					t.Errorf("slow sender answered %d after %v, want 408", r.Status, r.Took)
+				case r.Took < grace-100*time.Millisecond || r.Took > grace+5*time.Second:
+					t.Errorf("slow sender answered 408 after %v, want about the grace time %v", r.Took, grace)
 				}
 			case <-tick.C:
 				break drain
@@ -203,25 +139,5 @@ spec:
 	}
 	if underAttack < 50 {
 		t.Errorf("only %d real webhooks were sent while all %d slow connections were open; the attack did not hold", underAttack, slowConns)
-	}
-}
-
-// needOpenFiles makes sure the process may open n files, raising its soft
-// limit up to the hard one if needed, or skips the test.
-func needOpenFiles(t *testing.T, n uint64) {
-	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skipf("cannot read RLIMIT_NOFILE: %v", err)
-	}
-	if lim.Cur >= n {
-		return
-	}
-	if lim.Max < n {
-		t.Skipf("RLIMIT_NOFILE hard limit %d is below the %d files this test needs", lim.Max, n)
-	}
-	lim.Cur = n
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Skipf("cannot raise RLIMIT_NOFILE to %d: %v", n, err)
 	}
 }
