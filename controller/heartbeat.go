@@ -140,7 +140,10 @@ func (c *Controller) sendCancels(ctx context.Context, wf *v1alpha1.Workflow, run
 		if target == "" {
 			target = "all"
 		}
-		ev.SetID(runID + "/cancel/" + target)
+		// A new id each time: the broker drops a repeated id for two
+		// minutes, and a copy that a cancel missed (it reached another
+		// pod of the Service) must get the next heartbeat's cancel.
+		ev.SetID(runID + "/cancel/" + target + "/" + strconv.FormatInt(c.cfg.Now().UnixMicro(), 10))
 		if err := ev.SetData(event.ApplicationJSON, events.StepCancel{RunID: runID, Runner: cn.Runner, Reason: cn.Reason}); err != nil {
 			c.cfg.Logger.ErrorContext(ctx, "encode step.cancel", "id", ev.ID(), "error", err)
 			continue
