@@ -27,6 +27,7 @@ func bigBody(n int) map[string]any {
 func sendLarge(t *testing.T, eventSource, eventName, id string, data any) {
 	t.Helper()
 	ev := sourceEvent(eventSource, eventName, id, data)
+	testSource(t, &ev)
 	if err := sdk.NewSender(bus.Address("default", "default")).Send(context.Background(), ev); err != nil {
 		t.Fatalf("send %s: %v", id, err)
 	}

@@ -44,9 +44,7 @@ func submitted(t *testing.T, r *rig) (id string, wf events.WorkflowSubmit) {
 	return ev.ID(), wf
 }
 
-// The same event delivered twice submits once; after a restart, which
-// forgets what was seen, the submit repeats with the same id and workflow
-// name, which the controller creates once.
+// The same event delivered twice submits once, also after a restart.
 func TestWorkflowSubmitIsIdempotent(t *testing.T) {
 	r := start(t, submitSensor, rigOptions{})
 	body := map[string]any{"body": map[string]any{"batch": 7}}
@@ -66,13 +64,16 @@ func TestWorkflowSubmitIsIdempotent(t *testing.T) {
 	send(t, "workflow-a-webhook", "workflowA", "req-1", body)
 	r.noneSent(t, 500*time.Millisecond)
 
+	// After a restart, which forgets what the sensor saw, the same event
+	// again is one the broker stored already (it keeps a source and id
+	// for two minutes): nothing reaches the sensor, nothing is submitted.
+	// Past that window the sensor submits again with the same id and
+	// workflow name (TestSubmitIDIsTheFiringsOwn), which the controller
+	// creates once.
 	r.stop()
 	r.startSensor(t)
 	send(t, "workflow-a-webhook", "workflowA", "req-1", body)
-	id2, wf2 := submitted(t, r)
-	if id2 != id || wf2.Workflow.Name != w.Name {
-		t.Errorf("after a restart: submit %s for %s, want %s for %s", id2, wf2.Workflow.Name, id, w.Name)
-	}
+	r.noneSent(t, 500*time.Millisecond)
 
 	send(t, "workflow-a-webhook", "workflowA", "req-2", body)
 	id3, wf3 := submitted(t, r)
