@@ -78,6 +78,11 @@ func (c *Controller) handleSubmit(ctx context.Context, ev event.Event) error {
 		return sdk.Status(http.StatusRequestEntityTooLarge, fmt.Errorf("workflow.submit %s: workflow %s/%s: %w", ev.ID(), wf.Namespace, wf.Name, err))
 	}
 	if err := c.start(ctx, wf, ev.ID()); err != nil {
+		if isPermanent(err) {
+			// The run exists and ended in Error with the reason: the
+			// broker must not deliver the submit again.
+			return sdk.Status(http.StatusUnprocessableEntity, fmt.Errorf("workflow.submit %s: %w", ev.ID(), err))
+		}
 		return fmt.Errorf("workflow.submit %s: %w", ev.ID(), err)
 	}
 	return nil
@@ -132,6 +137,11 @@ func (c *Controller) start(ctx context.Context, wf *v1alpha1.Workflow, submitID 
 		// Refused for good (invalid, too large): a retry would be
 		// refused the same, so the sender is told, not asked to retry.
 		return sdk.Status(submitStatus(err), fmt.Errorf("create %s/%s: %w", wf.Namespace, wf.Name, err))
+	case apierrors.IsForbidden(err):
+		// The controller's RBAC does not reach the namespace: redelivery
+		// meets the same refusal, so the submit goes to the dead letters
+		// with the reason instead.
+		return sdk.Status(http.StatusForbidden, fmt.Errorf("create %s/%s: the controller may not create Workflows there: %w", wf.Namespace, wf.Name, err))
 	case err != nil:
 		return fmt.Errorf("create %s/%s: %w", wf.Namespace, wf.Name, err)
 	default:

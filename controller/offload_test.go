@@ -412,3 +412,28 @@ func TestStatusRefusedByTheAPIEndsRunInError(t *testing.T) {
 	}
 	t.Logf("message: %s", got.Status.Message)
 }
+
+// A submit whose run cannot be written (its first status is above the
+// bound) ends the run in Error with the reason and is acknowledged: the
+// broker does not deliver it again, and nothing runs.
+func TestSubmitWhoseRunCannotBeWrittenEndsInError(t *testing.T) {
+	ns := uniqueNamespace("submit-too-large")
+	c, sent := directController(t, controller.Config{MaxObjectBytes: 64 << 10})
+	wf := loopOf(t, "wide", 2000)
+	wf.Namespace = ns
+	if err := submitDirect(t, c, wf); err != nil {
+		t.Fatalf("submit: %v (status %d), want it acknowledged", err, statusCode(err))
+	}
+	got, err := client.GetWorkflow(context.Background(), ns, "wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != v1alpha1.WorkflowError || !strings.Contains(got.Status.Message, "above the limit") {
+		t.Errorf("phase %s, message %q; want Error saying the status is above the limit", got.Status.Phase, got.Status.Message)
+	}
+	for _, ev := range sent.ofType(events.TypeStepRun) {
+		if events.Extension(ev, events.ExtNamespace) == ns {
+			t.Fatalf("a step.run was sent for a run that could not be written: %s", ev.ID())
+		}
+	}
+}
