@@ -226,8 +226,9 @@ func TestBodyOverTheLimitStoresNothing(t *testing.T) {
 }
 
 // 200 only once the data and the event are both stored: a store that
-// fails is 503 with nothing sent, and no store at all is 500 (the operator
-// must configure one); a small body needs no store.
+// fails is 503 with nothing sent, and no store at all is 413 naming the
+// setting (the body is too large for the webhook as deployed; a retry
+// gets the same); a small body needs no store.
 func TestStoreFailuresAreNot200(t *testing.T) {
 	down := setupLarge(t, &sdk.EventOffload{Store: failingStore{}}, 0)
 	if code, msg := down.post(t, "/batch", logBatch(200<<10)); code != http.StatusServiceUnavailable || !strings.Contains(msg, "nothing was recorded") {
@@ -236,8 +237,8 @@ func TestStoreFailuresAreNot200(t *testing.T) {
 	down.none(t)
 
 	none := setupLarge(t, &sdk.EventOffload{}, 0)
-	if code, msg := none.post(t, "/batch", logBatch(200<<10)); code != http.StatusInternalServerError || !strings.Contains(msg, "$"+sdk.EnvArtifacts) {
-		t.Errorf("no store: %d %s, want 500 naming $%s", code, msg, sdk.EnvArtifacts)
+	if code, msg := none.post(t, "/batch", logBatch(200<<10)); code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "$"+sdk.EnvArtifacts) {
+		t.Errorf("no store: %d %s, want 413 naming $%s", code, msg, sdk.EnvArtifacts)
 	}
 	none.none(t)
 	if code, msg := none.post(t, "/batch", logBatch(10<<10)); code != http.StatusOK {

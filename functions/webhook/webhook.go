@@ -192,8 +192,10 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
 		if errors.Is(err, sdk.ErrNoOffloadStore) {
 			// The webhook is configured to take bodies it cannot send:
 			// no retry of the caller's helps, the operator must act.
+			// 413, not 500: the body is too large for this webhook as it
+			// is deployed, and a sender's retry meets the same answer.
 			w.opts.Logger.Error("webhook event too large to send without an artifact store", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
-			respond(rw, http.StatusInternalServerError, "the event was not recorded: "+err.Error())
+			respond(rw, http.StatusRequestEntityTooLarge, "the event was not recorded: "+err.Error())
 			return
 		}
 		w.opts.Logger.Warn("webhook event data not stored", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
@@ -203,11 +205,31 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request, rt *route) {
 	}
 	if err := w.opts.Send(ctx, ev); err != nil {
 		w.opts.Logger.Warn("webhook event not accepted by the broker", "eventsource", w.source.Name, "event", rt.name, "id", ev.ID(), "error", err)
+		if code, ok := brokerRefusal(err); ok {
+			// Refused for good (the event too large, malformed): the
+			// sender's retry would meet the same refusal.
+			respond(rw, code, "the broker refused the event; nothing was recorded: "+err.Error())
+			return
+		}
 		rw.Header().Set("Retry-After", "1")
 		respond(rw, http.StatusServiceUnavailable, "the event was not accepted by the broker; nothing was recorded, retry: "+err.Error())
 		return
 	}
 	respond(rw, http.StatusOK, "success")
+}
+
+// brokerRefusal is the answer to a sender whose event the broker refused
+// for good: 413 for a 413, 400 for any other 4xx but 408 and 429, which
+// a retry may get past (those, and 5xx, are 503 with Retry-After).
+func brokerRefusal(err error) (int, bool) {
+	var se *sdk.SendError
+	if !errors.As(err, &se) || !sdk.IsPermanentStatus(&sdk.StatusError{Code: se.Code}) {
+		return 0, false
+	}
+	if se.Code == http.StatusRequestEntityTooLarge {
+		return http.StatusRequestEntityTooLarge, true
+	}
+	return http.StatusBadRequest, true
 }
 
 // namespace is the EventSource's, "default" when it names none (as the

@@ -286,6 +286,39 @@ func TestBrokerDownAnswers503(t *testing.T) {
 	}
 }
 
+// A broker that refuses the event for good (413, 400) is passed on as
+// such, without Retry-After: the sender's retry would meet the same
+// refusal. One that may take it later (429, 503) is 503 with Retry-After.
+func TestBrokerRefusalsAreNotTemporary(t *testing.T) {
+	for _, tc := range []struct {
+		broker, want int
+		retryAfter   bool
+	}{
+		{http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge, false},
+		{http.StatusBadRequest, http.StatusBadRequest, false},
+		{http.StatusForbidden, http.StatusBadRequest, false},
+		{http.StatusTooManyRequests, http.StatusServiceUnavailable, true},
+		{http.StatusServiceUnavailable, http.StatusServiceUnavailable, true},
+	} {
+		refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "refused by the test", tc.broker)
+		}))
+		f := setup(t, refusing.URL)
+		req, _ := http.NewRequest("POST", f.url+"/workflow-a", strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		refusing.Close()
+		if resp.StatusCode != tc.want || (resp.Header.Get("Retry-After") != "") != tc.retryAfter {
+			t.Errorf("broker %d: webhook answered %d (Retry-After %q) %s; want %d, Retry-After %v", tc.broker, resp.StatusCode, resp.Header.Get("Retry-After"), body, tc.want, tc.retryAfter)
+		}
+	}
+}
+
 // Requests to one endpoint are handled side by side: with a sink that
 // takes 300ms per event, 10 concurrent requests take about 300ms, not 3s.
 func TestNoSerialBottleneckPerEndpoint(t *testing.T) {
