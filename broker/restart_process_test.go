@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -145,42 +144,7 @@ func TestRestartProcessWindow(t *testing.T) {
 	config := writeBrokerConfig(t, sub.URL, dls.URL)
 
 	var cur atomic.Pointer[string]
-	var mu sync.Mutex
-	// refused maps an event never answered 202 to its answer: 503, or 0
-	// for none (the connection refused, or cut by a SIGKILL: then the
-	// event may be stored, and only a retry makes it certain).
-	accepted, refused := map[string]bool{}, map[string]int{}
-	stop := make(chan struct{})
-	var producers sync.WaitGroup
-	for pr := range 4 {
-		producers.Add(1)
-		go func() {
-			defer producers.Done()
-			for k := 0; ; k++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := fmt.Sprintf("p%d-%d", pr, k)
-				url := cur.Load()
-				code := 0
-				if url != nil {
-					code, _, _ = postID(*url, id)
-				}
-				mu.Lock()
-				if code == http.StatusAccepted {
-					accepted[id] = true
-				} else {
-					refused[id] = code
-				}
-				mu.Unlock()
-				if code == 0 {
-					time.Sleep(5 * time.Millisecond)
-				}
-			}
-		}()
-	}
+	prod := startProducers(&cur)
 	const restarts = 5
 	kills := 0
 	for i := range restarts {
@@ -201,8 +165,7 @@ func TestRestartProcessWindow(t *testing.T) {
 		p.kill(sig)
 		cur.Store(nil)
 	}
-	close(stop)
-	producers.Wait()
+	accepted, refused := prod.stop()
 
 	p := startBrokerProcess(t, bin, dir, config)
 	retried, abandoned, n := 0, 0, 0

@@ -23,39 +23,7 @@ func TestRestartWindowExactlyOnce(t *testing.T) {
 	sub, dls := newSink(t), newSink(t)
 
 	var cur atomic.Pointer[string]
-	var mu sync.Mutex
-	accepted, refused := map[string]bool{}, map[string]bool{}
-	stop := make(chan struct{})
-	var producers sync.WaitGroup
-	for p := range 4 {
-		producers.Add(1)
-		go func() {
-			defer producers.Done()
-			for k := 0; ; k++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := fmt.Sprintf("p%d-%d", p, k)
-				url := cur.Load()
-				code := 0
-				if url != nil {
-					code, _, _ = postID(*url, id)
-				}
-				mu.Lock()
-				if code == http.StatusAccepted {
-					accepted[id] = true
-				} else {
-					refused[id] = true
-				}
-				mu.Unlock()
-				if url == nil {
-					time.Sleep(5 * time.Millisecond)
-				}
-			}
-		}()
-	}
+	prod := startProducers(&cur)
 	const restarts = 6
 	for i := range restarts {
 		b := startHealBroker(t, dir, sub, dls)
@@ -68,8 +36,7 @@ func TestRestartWindowExactlyOnce(t *testing.T) {
 		}
 		cur.Store(nil)
 	}
-	close(stop)
-	producers.Wait()
+	accepted, refused := prod.stop()
 
 	b := startHealBroker(t, dir, sub, dls)
 	defer b.Close()
@@ -120,7 +87,7 @@ func TestRestartWindowExactlyOnce(t *testing.T) {
 	bad := 0
 	for _, id := range sortedKeys(got) {
 		switch {
-		case refused[id]:
+		case isRefused(refused, id):
 			t.Errorf("event %s was never answered 202 but was delivered %d time(s)", id, got[id])
 			bad++
 		case got[id] != 1:
@@ -174,4 +141,62 @@ func TestRestartLateCopyNotDelivered(t *testing.T) {
 	if n := sub.count("late-1"); n != 1 {
 		t.Errorf("the retried event was delivered %d times, want once", n)
 	}
+}
+
+// producers post events with ids of their own to whichever broker URL is
+// current (none while it restarts), four at a time, until stopped.
+type producers struct {
+	mu sync.Mutex
+	// accepted are the ids answered 202; refused maps the others to their
+	// answer: 503, or 0 for none (no broker, the connection refused, or
+	// cut by a kill: then the event may be stored, and only a retry makes
+	// it certain).
+	accepted map[string]bool
+	refused  map[string]int
+	done     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func startProducers(cur *atomic.Pointer[string]) *producers {
+	p := &producers{accepted: map[string]bool{}, refused: map[string]int{}, done: make(chan struct{})}
+	for pr := range 4 {
+		p.wg.Go(func() {
+			for k := 0; ; k++ {
+				select {
+				case <-p.done:
+					return
+				default:
+				}
+				id := fmt.Sprintf("p%d-%d", pr, k)
+				url := cur.Load()
+				code := 0
+				if url != nil {
+					code, _, _ = postID(*url, id)
+				}
+				p.mu.Lock()
+				if code == http.StatusAccepted {
+					p.accepted[id] = true
+				} else {
+					p.refused[id] = code
+				}
+				p.mu.Unlock()
+				if code == 0 {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		})
+	}
+	return p
+}
+
+// stop ends the producers and returns what they saw.
+func (p *producers) stop() (accepted map[string]bool, refused map[string]int) {
+	close(p.done)
+	p.wg.Wait()
+	return p.accepted, p.refused
+}
+
+func isRefused(refused map[string]int, id string) bool {
+	_, ok := refused[id]
+	return ok
 }
