@@ -91,7 +91,7 @@ func (c *Controller) handleStepHeartbeat(ctx context.Context, ev event.Event) er
 		if orphaned == "" {
 			orphaned = "the workflow was deleted"
 		}
-		return c.cancelOrphan(ctx, a, uid, runID, token, hb.Runner, function, orphaned)
+		return c.cancelOrphan(ctx, a, uid, runKey, token, hb.Runner, function, orphaned)
 	case err == nil && refused != "":
 		c.metrics.refused.Add(1)
 		c.cfg.Logger.InfoContext(ctx, "step.heartbeat refused", "workflow", a.String(), "node", a.node, "attempt", a.attempt, "id", ev.ID(), "source", ev.Source(), "reason", refused)
@@ -105,14 +105,15 @@ func (c *Controller) handleStepHeartbeat(ctx context.Context, ev event.Event) er
 // cancelOrphan stops a copy whose workflow is gone. With no workflow to
 // hold the token's hash, the token must be the one this instance's key
 // gives the step.run: nobody else can make cancels for other runs' steps.
-func (c *Controller) cancelOrphan(ctx context.Context, a stepAttempt, uid, runID, token, runner, function, reason string) error {
+func (c *Controller) cancelOrphan(ctx context.Context, a stepAttempt, uid, runKey, token, runner, function, reason string) error {
+	runID := StepRunID(runKey, a.node, a.attempt)
 	if token == "" || !hmac.Equal([]byte(token), []byte(stepToken(c.cfg.TokenKey, runID))) {
 		c.metrics.refused.Add(1)
 		return sdk.Status(http.StatusForbidden, fmt.Errorf("step.heartbeat for %s: the %s extension does not match the dispatch of this attempt", runID, events.ExtStepToken))
 	}
 	wf := &v1alpha1.Workflow{}
 	wf.Namespace, wf.Name, wf.UID = a.namespace, a.name, types.UID(uid)
-	c.sendCancels(ctx, wf, strings.TrimSuffix(runID, "/"+a.node+"/"+strconv.Itoa(int(a.attempt))), []engine.Cancel{{NodeID: a.node, Attempt: a.attempt, Function: function, Runner: runner, Reason: reason}})
+	c.sendCancels(ctx, wf, runKey, []engine.Cancel{{NodeID: a.node, Attempt: a.attempt, Function: function, Runner: runner, Reason: reason}})
 	return nil
 }
 
