@@ -158,12 +158,9 @@ func Step(fn StepFunc, opts ...StepOptions) Handler {
 			rt.logger.InfoContext(ctx, "step.run delivered again: waiting for the copy that runs", "id", e.ID())
 		}
 		lostAfter := time.Duration(run.LostAfterSeconds) * time.Second
-		reply, err := ex.wait(ctx, func(r *event.Event) { sendResult(context.WithoutCancel(ctx), rt.sender, r, lostAfter) })
-		if reply == nil && err == nil {
-			// Cancelled: nobody needs the result any more.
-			return nil, nil
-		}
-		return reply, err
+		// A cancelled attempt has no reply (nil, nil): nobody needs its
+		// result any more.
+		return ex.wait(ctx, func(r *event.Event) { sendResult(context.WithoutCancel(ctx), rt.sender, r, lostAfter) })
 	})
 }
 
