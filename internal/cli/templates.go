@@ -20,8 +20,9 @@ import (
 
 // readObjects reads every object of type T (the kind named kind) in the
 // files: all of them are validated first, and nothing is returned when one
-// is invalid, so that a create makes all or none.
-func readObjects[T any](paths []string, kind string) ([]*T, error) {
+// is invalid (an error that starts with invalid), so that a create makes
+// all or none.
+func readObjects[T any](paths []string, kind, invalid string) ([]*T, error) {
 	docs, err := manifestfile.Load(paths...)
 	if err != nil {
 		return nil, err
@@ -42,10 +43,10 @@ func readObjects[T any](paths []string, kind string) ([]*T, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("invalid manifests, nothing created:\n  %s", strings.Join(problems, "\n  "))
+		return nil, fmt.Errorf("%s:\n  %s", invalid, strings.Join(problems, "\n  "))
 	}
 	if len(found) == 0 {
-		return nil, fmt.Errorf("%s: no %s", strings.Join(paths, ", "), kind)
+		return nil, fmt.Errorf("%s has no %s", strings.Join(paths, ", "), kind)
 	}
 	return found, nil
 }
@@ -191,7 +192,7 @@ func (k objectKind[T]) createCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "create FILE...", Short: "Create the " + k.kind + "s in files (all or none: every one is validated first)", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			objs, err := readObjects[T](args, k.kind)
+			objs, err := readObjects[T](args, k.kind, "invalid manifests, nothing created")
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,6 @@ import (
 	"github.com/zeroflow-dev/zeroflow/controller"
 	"github.com/zeroflow-dev/zeroflow/functions/sdk"
 	"github.com/zeroflow-dev/zeroflow/internal/argocompat"
-	"github.com/zeroflow-dev/zeroflow/internal/manifestfile"
 )
 
 // workflowCommands are Argo's workflow commands.
@@ -125,32 +124,11 @@ did not succeed.`,
 
 // readWorkflowFile reads and checks the one Workflow of a file.
 func readWorkflowFile(path string) (*v1alpha1.Workflow, error) {
-	docs, err := manifestfile.Load(path)
+	wfs, err := readObjects[v1alpha1.Workflow]([]string{path}, "Workflow", "invalid workflow, nothing submitted")
 	if err != nil {
 		return nil, err
 	}
-	var found *v1alpha1.Workflow
-	var problems []string
-	for _, d := range docs {
-		obj, err := manifestfile.Decode(d)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		for _, e := range obj.Errors {
-			problems = append(problems, fmt.Sprintf("%s: %s: %v", d.Source(), d.Ref(), e))
-		}
-		if wf, ok := obj.Value.(*v1alpha1.Workflow); ok && found == nil {
-			found = wf
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("invalid workflow, nothing submitted:\n  %s", strings.Join(problems, "\n  "))
-	}
-	if found == nil {
-		return nil, fmt.Errorf("%s has no Workflow", path)
-	}
-	return found, nil
+	return wfs[0], nil
 }
 
 func setParams(wf *v1alpha1.Workflow, params []string) error {
